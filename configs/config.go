@@ -1,0 +1,142 @@
+package configs
+
+import "time"
+
+// Secret is a string that never prints: fmt, zap and YAML/JSON encoders see
+// "[redacted]" so a secret cannot reach a log line by accident.
+type Secret string
+
+// String returns a fixed placeholder instead of the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString keeps %#v from printing the secret.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText keeps JSON/YAML encoders from printing the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Reveal returns the secret's bytes; call it only where the key is used.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config is tenantgate's whole configuration. Every scalar field can be set
+// from YAML and overridden by the environment variable named in its comment;
+// every Secret also from the file named by that variable plus "_FILE".
+type Config struct {
+	Listen         string        `yaml:"listen"`          // TENANTGATE_LISTEN, default ":8080"
+	AdminListen    string        `yaml:"admin_listen"`    // TENANTGATE_ADMIN_LISTEN, default ":9090"
+	PublicPrefix   string        `yaml:"public_prefix"`   // TENANTGATE_PUBLIC_PREFIX, default "" (e.g. "/analytics")
+	FrameAncestors []string      `yaml:"frame_ancestors"` // TENANTGATE_FRAME_ANCESTORS, space-separated; default none ('none')
+	TrustedProxies []string      `yaml:"trusted_proxies"` // TENANTGATE_TRUSTED_PROXIES, comma-separated CIDRs whose X-Forwarded-* are kept
+	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`  // TENANTGATE_SHUTDOWN_GRACE, default 30s
+
+	Metabase    MetabaseConfig    `yaml:"metabase"`
+	Session     SessionConfig     `yaml:"session"`
+	Introspect  IntrospectConfig  `yaml:"introspect"`
+	Handles     HandleConfig      `yaml:"handles"`
+	Tenant      TenantConfig      `yaml:"tenant"`
+	Upstream    UpstreamConfig    `yaml:"upstream"`
+	PassThrough PassThroughConfig `yaml:"pass_through"`
+	Limits      LimitsConfig      `yaml:"limits"`
+	Log         LogConfig         `yaml:"log"`
+	Policy      PolicyConfig      `yaml:"policy"`
+}
+
+// MetabaseConfig describes the upstream Metabase.
+type MetabaseConfig struct {
+	SiteURL            string        `yaml:"site_url"`             // METABASE_SITE_URL (required)
+	EmbeddingSecretKey Secret        `yaml:"embedding_secret_key"` // MB_EMBEDDING_SECRET_KEY (required, 64 hex chars)
+	TokenTTL           time.Duration `yaml:"token_ttl"`            // TENANTGATE_METABASE_TOKEN_TTL, default 10m: exp of re-signed Metabase tokens
+}
+
+// SessionConfig describes how the app's session JWT is found and verified.
+type SessionConfig struct {
+	Cookie      string        `yaml:"cookie"`       // TENANTGATE_SESSION_COOKIE, default "session"
+	JWTSecrets  []Secret      `yaml:"jwt_secrets"`  // TENANTGATE_SESSION_JWT_SECRET, comma-separated HS256 keys
+	JWKSURL     string        `yaml:"jwks_url"`     // TENANTGATE_SESSION_JWKS_URL
+	JWKSRefresh time.Duration `yaml:"jwks_refresh"` // TENANTGATE_SESSION_JWKS_REFRESH, default 5m
+	Issuer      string        `yaml:"issuer"`       // TENANTGATE_SESSION_ISSUER
+	Audience    string        `yaml:"audience"`     // TENANTGATE_SESSION_AUDIENCE
+	Leeway      time.Duration `yaml:"leeway"`       // TENANTGATE_SESSION_LEEWAY, default 30s
+	CacheSize   int           `yaml:"cache_size"`   // TENANTGATE_SESSION_CACHE_SIZE, default 10000 verified sessions
+}
+
+// IntrospectConfig describes the app endpoint that says who a caller is.
+type IntrospectConfig struct {
+	URL       string        `yaml:"url"`        // TENANTGATE_INTROSPECT_URL
+	TTL       time.Duration `yaml:"ttl"`        // TENANTGATE_INTROSPECT_TTL, default 30s
+	Timeout   time.Duration `yaml:"timeout"`    // TENANTGATE_INTROSPECT_TIMEOUT, default 2s
+	CacheSize int           `yaml:"cache_size"` // TENANTGATE_INTROSPECT_CACHE_SIZE, default 10000
+}
+
+// HandleConfig describes the gate's own embed handles.
+type HandleConfig struct {
+	Secrets  []Secret      `yaml:"secrets"`   // TENANTGATE_HANDLE_SECRET, comma-separated; first signs, all verify
+	TTL      time.Duration `yaml:"ttl"`       // TENANTGATE_HANDLE_TTL, default 10m
+	RenewMax time.Duration `yaml:"renew_max"` // TENANTGATE_HANDLE_RENEW_MAX, default 12h: an expired handle is renewed only this long after it was issued
+}
+
+// TenantConfig names the tenant in identities and in Metabase.
+type TenantConfig struct {
+	Claim string `yaml:"claim"` // TENANTGATE_TENANT_CLAIM, default "organization_id"
+	Param string `yaml:"param"` // TENANTGATE_TENANT_PARAM, default "organization_id"
+}
+
+// UpstreamConfig bounds the connection to Metabase.
+type UpstreamConfig struct {
+	DialTimeout           time.Duration `yaml:"dial_timeout"`            // TENANTGATE_UPSTREAM_DIAL_TIMEOUT, default 5s
+	ResponseHeaderTimeout time.Duration `yaml:"response_header_timeout"` // TENANTGATE_UPSTREAM_RESPONSE_HEADER_TIMEOUT, default 60s
+	Timeout               time.Duration `yaml:"timeout"`                 // TENANTGATE_UPSTREAM_TIMEOUT, default 10m (whole request, streams included)
+	MaxIdleConnsPerHost   int           `yaml:"max_idle_conns_per_host"` // TENANTGATE_UPSTREAM_MAX_IDLE_CONNS_PER_HOST, default 256
+}
+
+// PassThroughConfig lets a backend that already mints Metabase tokens keep doing so.
+type PassThroughConfig struct {
+	Enabled     bool          `yaml:"enabled"`      // TENANTGATE_PASS_THROUGH, default false
+	MaxLifetime time.Duration `yaml:"max_lifetime"` // TENANTGATE_PASS_THROUGH_MAX_LIFETIME, default 10m
+}
+
+// LimitsConfig bounds what a client may send.
+type LimitsConfig struct {
+	MaxTokenBytes  int `yaml:"max_token_bytes"`  // TENANTGATE_MAX_TOKEN_BYTES, default 4096
+	MaxHeaderBytes int `yaml:"max_header_bytes"` // TENANTGATE_MAX_HEADER_BYTES, default 32768
+}
+
+// LogConfig sets the zap logger.
+type LogConfig struct {
+	Level string `yaml:"level"` // TENANTGATE_LOG_LEVEL, default "info"
+}
+
+// PolicyConfig is the resource policy. With no resources listed, every
+// dashboard and question may be embedded by every tenant with only the
+// tenant parameter locked; with any listed, only those may be embedded.
+// It is read from YAML only (no environment override).
+type PolicyConfig struct {
+	Resources []ResourcePolicy `yaml:"resources"`
+}
+
+// ResourcePolicy widens or narrows what one dashboard or question allows.
+// Exactly one of Dashboard and Question is set.
+type ResourcePolicy struct {
+	Dashboard int `yaml:"dashboard"`
+	Question  int `yaml:"question"`
+	// Tenants that may embed it; empty means every tenant.
+	Tenants []string `yaml:"tenants"`
+	// RequireClaims: identity claim → accepted values (string form); all must match.
+	RequireClaims map[string][]string `yaml:"require_claims"`
+	// LockedParams: Metabase slug → text/template over the identity,
+	// e.g. "{{ .Claims.region }}". An empty result denies the request.
+	LockedParams map[string]string `yaml:"locked_params"`
+	// EditableParams: slugs the browser may set (must be "enabled" in Metabase).
+	EditableParams []string `yaml:"editable_params"`
+	// Downloads allows the csv/json/xlsx export endpoints.
+	Downloads bool `yaml:"downloads"`
+	// ValueListings: parameter ids (not slugs) whose values may be listed
+	// (/params/{id}/values|search|remapping). Metabase's listings ignore
+	// locked params, so a listed parameter shows other tenants' values.
+	ValueListings []string `yaml:"value_listings"`
+}

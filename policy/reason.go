@@ -1,0 +1,89 @@
+package policy
+
+import "net/http"
+
+// Reason is the stable code of a decision. It is the "reason" of JSON error
+// bodies, the reason field of decision logs and the reason label of metrics,
+// so its values are a closed set: add one here, never build one at run time.
+type Reason string
+
+// The reasons. ReasonAllowed is the only one an allowing Decision carries.
+const (
+	ReasonAllowed             Reason = "allowed"
+	ReasonNoSession           Reason = "no-session"
+	ReasonSessionInvalid      Reason = "session-invalid"
+	ReasonSessionExpired      Reason = "session-expired"
+	ReasonTenantMissing       Reason = "tenant-missing"
+	ReasonTenantMismatch      Reason = "tenant-mismatch"
+	ReasonSubjectMismatch     Reason = "subject-mismatch"
+	ReasonHandleInvalid       Reason = "handle-invalid"
+	ReasonHandleExpired       Reason = "handle-expired"
+	ReasonTokenInvalid        Reason = "token-invalid"
+	ReasonResourceNotAllowed  Reason = "resource-not-allowed"
+	ReasonParamNotAllowed     Reason = "param-not-allowed"
+	ReasonDownloadNotAllowed  Reason = "download-not-allowed"
+	ReasonListingNotAllowed   Reason = "listing-not-allowed"
+	ReasonRouteNotAllowed     Reason = "route-not-allowed"
+	ReasonMethodNotAllowed    Reason = "method-not-allowed"
+	ReasonMalformedRequest    Reason = "malformed-request"
+	ReasonRequestTooLarge     Reason = "request-too-large"
+	ReasonIdentityUnavailable Reason = "identity-unavailable"
+	ReasonUpstreamUnavailable Reason = "upstream-unavailable"
+	ReasonUpstreamTimeout     Reason = "upstream-timeout"
+	ReasonInternal            Reason = "internal-error"
+)
+
+// Reasons lists every reason, for docs, metrics pre-binding and tests.
+var Reasons = []Reason{
+	ReasonAllowed, ReasonNoSession, ReasonSessionInvalid, ReasonSessionExpired,
+	ReasonTenantMissing, ReasonTenantMismatch, ReasonSubjectMismatch,
+	ReasonHandleInvalid, ReasonHandleExpired, ReasonTokenInvalid,
+	ReasonResourceNotAllowed, ReasonParamNotAllowed, ReasonDownloadNotAllowed,
+	ReasonListingNotAllowed, ReasonRouteNotAllowed, ReasonMethodNotAllowed,
+	ReasonMalformedRequest, ReasonRequestTooLarge, ReasonIdentityUnavailable,
+	ReasonUpstreamUnavailable, ReasonUpstreamTimeout, ReasonInternal,
+}
+
+var reasonInfo = map[Reason]struct {
+	status int
+	text   string
+}{
+	ReasonAllowed:             {http.StatusOK, "Allowed."},
+	ReasonNoSession:           {http.StatusUnauthorized, "You are not signed in to the application. Sign in and reload the page."},
+	ReasonSessionInvalid:      {http.StatusUnauthorized, "Your application session could not be verified. Sign in again."},
+	ReasonSessionExpired:      {http.StatusUnauthorized, "Your application session has expired. Sign in again."},
+	ReasonTenantMissing:       {http.StatusForbidden, "Your session does not name an organization, so no analytics can be shown."},
+	ReasonTenantMismatch:      {http.StatusForbidden, "This embed link belongs to another organization. Open the dashboard from your own application."},
+	ReasonSubjectMismatch:     {http.StatusForbidden, "This embed link was issued to another user. Open the dashboard from your own application."},
+	ReasonHandleInvalid:       {http.StatusForbidden, "This embed link is not valid. Open the dashboard from your application again."},
+	ReasonHandleExpired:       {http.StatusForbidden, "This embed link has expired. Reload the page in your application."},
+	ReasonTokenInvalid:        {http.StatusForbidden, "This embed token is not accepted by the gateway."},
+	ReasonResourceNotAllowed:  {http.StatusForbidden, "Your organization may not view this dashboard or question."},
+	ReasonParamNotAllowed:     {http.StatusBadRequest, "A filter in this request may not be set from the browser."},
+	ReasonDownloadNotAllowed:  {http.StatusForbidden, "Downloads are not enabled for this dashboard or question."},
+	ReasonListingNotAllowed:   {http.StatusForbidden, "Listing the values of this filter is not enabled."},
+	ReasonRouteNotAllowed:     {http.StatusForbidden, "This Metabase path is not available through the analytics gateway."},
+	ReasonMethodNotAllowed:    {http.StatusMethodNotAllowed, "This method is not allowed on this path."},
+	ReasonMalformedRequest:    {http.StatusBadRequest, "The request path or query is malformed."},
+	ReasonRequestTooLarge:     {http.StatusRequestHeaderFieldsTooLarge, "The request is too large."},
+	ReasonIdentityUnavailable: {http.StatusServiceUnavailable, "The gateway could not check your session right now. Try again shortly."},
+	ReasonUpstreamUnavailable: {http.StatusBadGateway, "Analytics are unavailable right now. Try again shortly."},
+	ReasonUpstreamTimeout:     {http.StatusGatewayTimeout, "Analytics took too long to answer. Try again shortly."},
+	ReasonInternal:            {http.StatusInternalServerError, "The gateway failed to handle this request."},
+}
+
+// Status is the HTTP status a denial with this reason answers.
+func (r Reason) Status() int {
+	if i, ok := reasonInfo[r]; ok {
+		return i.status
+	}
+	return http.StatusInternalServerError
+}
+
+// Message is a sentence a person understands; it never holds request data.
+func (r Reason) Message() string {
+	if i, ok := reasonInfo[r]; ok {
+		return i.text
+	}
+	return reasonInfo[ReasonInternal].text
+}
