@@ -15,6 +15,7 @@ const (
 	ReasonSessionExpired      Reason = "session-expired"
 	ReasonTenantMissing       Reason = "tenant-missing"
 	ReasonTenantMismatch      Reason = "tenant-mismatch"
+	ReasonClaimMissing        Reason = "claim-missing"
 	ReasonSubjectMismatch     Reason = "subject-mismatch"
 	ReasonHandleInvalid       Reason = "handle-invalid"
 	ReasonHandleExpired       Reason = "handle-expired"
@@ -36,7 +37,7 @@ const (
 // Reasons lists every reason, for docs, metrics pre-binding and tests.
 var Reasons = []Reason{
 	ReasonAllowed, ReasonNoSession, ReasonSessionInvalid, ReasonSessionExpired,
-	ReasonTenantMissing, ReasonTenantMismatch, ReasonSubjectMismatch,
+	ReasonTenantMissing, ReasonTenantMismatch, ReasonClaimMissing, ReasonSubjectMismatch,
 	ReasonHandleInvalid, ReasonHandleExpired, ReasonTokenInvalid,
 	ReasonResourceNotAllowed, ReasonParamNotAllowed, ReasonDownloadNotAllowed,
 	ReasonListingNotAllowed, ReasonRouteNotAllowed, ReasonMethodNotAllowed,
@@ -54,6 +55,7 @@ var reasonInfo = map[Reason]struct {
 	ReasonSessionExpired:      {http.StatusUnauthorized, "Your application session has expired. Sign in again."},
 	ReasonTenantMissing:       {http.StatusForbidden, "Your session does not name an organization, so no analytics can be shown."},
 	ReasonTenantMismatch:      {http.StatusForbidden, "This embed link belongs to another organization. Open the dashboard from your own application."},
+	ReasonClaimMissing:        {http.StatusForbidden, "Your session lacks an attribute this dashboard needs to filter its data."},
 	ReasonSubjectMismatch:     {http.StatusForbidden, "This embed link was issued to another user. Open the dashboard from your own application."},
 	ReasonHandleInvalid:       {http.StatusForbidden, "This embed link is not valid. Open the dashboard from your application again."},
 	ReasonHandleExpired:       {http.StatusForbidden, "This embed link has expired. Reload the page in your application."},
