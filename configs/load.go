@@ -1,0 +1,290 @@
+package configs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ConfigPath returns the configuration file to read: the --config flag's
+// value if it is set, else TENANTGATE_CONFIG, else "" (no file). env looks
+// a variable up like os.LookupEnv; nil means an empty environment.
+func ConfigPath(flagValue string, env func(string) (string, bool)) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if v, ok := lookup(env, "TENANTGATE_CONFIG"); ok {
+		return v
+	}
+	return ""
+}
+
+// Load reads the YAML file at path ("" means no file), applies the
+// environment on top of it and fills every default. It does not validate:
+// call Validate, or use LoadAndValidate.
+//
+// The file is read strictly: an unknown key is an error, and durations are
+// strings such as "30s". env looks a variable up like os.LookupEnv (nil
+// means an empty environment); a variable set to "" counts as unset. Each
+// variable named in Config's field comments overrides its field; a Secret
+// is also read from the file named by the variable plus "_FILE".
+//
+// An error is a *ValidationError listing every problem found, and the
+// Config is nil.
+func Load(path string, env func(string) (string, bool)) (*Config, error) {
+	c, probs, _ := load(path, env)
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadAndValidate is Load followed by Validate(mode). Its error, a
+// *ValidationError, lists the problems of both steps together. When the
+// file cannot be read or is not YAML at all, validation is skipped: every
+// "is required" it would report would be noise.
+func LoadAndValidate(path string, env func(string) (string, bool), mode Mode) (*Config, error) {
+	c, probs, ok := load(path, env)
+	if ok {
+		probs = append(probs, asProblems(c.Validate(mode))...)
+	}
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// load does Load's work and reports whether the file (if any) was decoded,
+// so that validating the result is meaningful.
+func load(path string, env func(string) (string, bool)) (c *Config, probs problems, decoded bool) {
+	c = new(Config)
+	decoded = true
+	if path != "" {
+		decoded = decodeFile(path, c, &probs)
+	}
+	c.applyEnv(env, &probs)
+	c.ApplyDefaults()
+	return c, probs, decoded
+}
+
+// decodeFile decodes the YAML file at path into c, strictly. It reports
+// false if the file could not be read or parsed at all; type errors and
+// unknown keys are problems but leave the rest of c decoded.
+func decodeFile(path string, c *Config, probs *problems) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		probs.addf("reading the config file (--config or TENANTGATE_CONFIG): %w", err)
+		return false
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err = dec.Decode(c)
+	var te *yaml.TypeError
+	switch {
+	case errors.Is(err, io.EOF): // empty file, or only comments
+		return true
+	case errors.As(err, &te):
+		// yaml.v3 keeps decoding past these and lists them all.
+		for _, e := range te.Errors {
+			probs.addf("config file %s: %s", path, e)
+		}
+		return true
+	case err != nil:
+		probs.addf("config file %s is not valid YAML: %w", path, err)
+		return false
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		probs.addf("config file %s holds more than one YAML document: put every setting in the first", path)
+	}
+	return true
+}
+
+// binding ties an environment variable to the Config field it overrides.
+type binding struct {
+	env string // the variable
+	key string // the YAML key path, for messages and tests
+	ptr any    // *string, *Secret, *[]string, *[]Secret, *bool, *int or *time.Duration
+	sep string // list separator: " " (any whitespace) or ","
+}
+
+// bindings lists every environment override of c, in config.go's order.
+// Policy is YAML-only.
+func (c *Config) bindings() []binding {
+	return []binding{
+		{"TENANTGATE_LISTEN", "listen", &c.Listen, ""},
+		{"TENANTGATE_ADMIN_LISTEN", "admin_listen", &c.AdminListen, ""},
+		{"TENANTGATE_PUBLIC_PREFIX", "public_prefix", &c.PublicPrefix, ""},
+		{"TENANTGATE_FRAME_ANCESTORS", "frame_ancestors", &c.FrameAncestors, " "},
+		{"TENANTGATE_TRUSTED_PROXIES", "trusted_proxies", &c.TrustedProxies, ","},
+		{"TENANTGATE_SHUTDOWN_GRACE", "shutdown_grace", &c.ShutdownGrace, ""},
+
+		{"METABASE_SITE_URL", "metabase.site_url", &c.Metabase.SiteURL, ""},
+		{"MB_EMBEDDING_SECRET_KEY", "metabase.embedding_secret_key", &c.Metabase.EmbeddingSecretKey, ""},
+		{"TENANTGATE_METABASE_TOKEN_TTL", "metabase.token_ttl", &c.Metabase.TokenTTL, ""},
+
+		{"TENANTGATE_SESSION_COOKIE", "session.cookie", &c.Session.Cookie, ""},
+		{"TENANTGATE_SESSION_JWT_SECRET", "session.jwt_secrets", &c.Session.JWTSecrets, ","},
+		{"TENANTGATE_SESSION_JWKS_URL", "session.jwks_url", &c.Session.JWKSURL, ""},
+		{"TENANTGATE_SESSION_JWKS_REFRESH", "session.jwks_refresh", &c.Session.JWKSRefresh, ""},
+		{"TENANTGATE_SESSION_ISSUER", "session.issuer", &c.Session.Issuer, ""},
+		{"TENANTGATE_SESSION_AUDIENCE", "session.audience", &c.Session.Audience, ""},
+		{"TENANTGATE_SESSION_LEEWAY", "session.leeway", &c.Session.Leeway, ""},
+		{"TENANTGATE_SESSION_CACHE_SIZE", "session.cache_size", &c.Session.CacheSize, ""},
+
+		{"TENANTGATE_INTROSPECT_URL", "introspect.url", &c.Introspect.URL, ""},
+		{"TENANTGATE_INTROSPECT_TTL", "introspect.ttl", &c.Introspect.TTL, ""},
+		{"TENANTGATE_INTROSPECT_TIMEOUT", "introspect.timeout", &c.Introspect.Timeout, ""},
+		{"TENANTGATE_INTROSPECT_CACHE_SIZE", "introspect.cache_size", &c.Introspect.CacheSize, ""},
+
+		{"TENANTGATE_HANDLE_SECRET", "handles.secrets", &c.Handles.Secrets, ","},
+		{"TENANTGATE_HANDLE_TTL", "handles.ttl", &c.Handles.TTL, ""},
+		{"TENANTGATE_HANDLE_RENEW_MAX", "handles.renew_max", &c.Handles.RenewMax, ""},
+
+		{"TENANTGATE_TENANT_CLAIM", "tenant.claim", &c.Tenant.Claim, ""},
+		{"TENANTGATE_TENANT_PARAM", "tenant.param", &c.Tenant.Param, ""},
+
+		{"TENANTGATE_UPSTREAM_DIAL_TIMEOUT", "upstream.dial_timeout", &c.Upstream.DialTimeout, ""},
+		{"TENANTGATE_UPSTREAM_RESPONSE_HEADER_TIMEOUT", "upstream.response_header_timeout", &c.Upstream.ResponseHeaderTimeout, ""},
+		{"TENANTGATE_UPSTREAM_TIMEOUT", "upstream.timeout", &c.Upstream.Timeout, ""},
+		{"TENANTGATE_UPSTREAM_MAX_IDLE_CONNS_PER_HOST", "upstream.max_idle_conns_per_host", &c.Upstream.MaxIdleConnsPerHost, ""},
+
+		{"TENANTGATE_PASS_THROUGH", "pass_through.enabled", &c.PassThrough.Enabled, ""},
+		{"TENANTGATE_PASS_THROUGH_MAX_LIFETIME", "pass_through.max_lifetime", &c.PassThrough.MaxLifetime, ""},
+
+		{"TENANTGATE_MAX_TOKEN_BYTES", "limits.max_token_bytes", &c.Limits.MaxTokenBytes, ""},
+		{"TENANTGATE_MAX_HEADER_BYTES", "limits.max_header_bytes", &c.Limits.MaxHeaderBytes, ""},
+
+		{"TENANTGATE_LOG_LEVEL", "log.level", &c.Log.Level, ""},
+	}
+}
+
+// applyEnv overrides c's fields from env, collecting every problem.
+func (c *Config) applyEnv(env func(string) (string, bool), probs *problems) {
+	for _, b := range c.bindings() {
+		v, ok, err := b.value(env)
+		if err != nil {
+			probs.add(err)
+			continue
+		}
+		if ok {
+			probs.add(b.set(v))
+		}
+	}
+}
+
+// value returns the binding's value from the environment. A secret may
+// instead come from the file named by the variable plus "_FILE"; setting
+// both is an error, since one of them would be silently ignored.
+func (b binding) value(env func(string) (string, bool)) (string, bool, error) {
+	v, ok := lookup(env, b.env)
+	if !b.isSecret() {
+		return v, ok, nil
+	}
+	fileVar := b.env + "_FILE"
+	file, fromFile := lookup(env, fileVar)
+	switch {
+	case ok && fromFile:
+		return "", false, fmt.Errorf("%s and %s are both set: set only one of them", b.env, fileVar)
+	case ok:
+		// A secret copied from a file into the variable often keeps its newline.
+		return trimNewline(v), true, nil
+	case !fromFile:
+		return "", false, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", false, fmt.Errorf("%s: reading the %s secret: %w", fileVar, b.env, err)
+	}
+	v = trimNewline(string(data))
+	if v == "" {
+		return "", false, fmt.Errorf("%s names the empty file %q: write the secret into it", fileVar, file)
+	}
+	return v, true, nil
+}
+
+func (b binding) isSecret() bool {
+	switch b.ptr.(type) {
+	case *Secret, *[]Secret:
+		return true
+	}
+	return false
+}
+
+// set parses v into the binding's field.
+func (b binding) set(v string) error {
+	switch p := b.ptr.(type) {
+	case *string:
+		*p = v
+	case *Secret:
+		*p = Secret(v)
+	case *[]string:
+		*p = splitList(v, b.sep)
+	case *[]Secret:
+		list := splitList(v, b.sep)
+		*p = make([]Secret, len(list))
+		for i, s := range list {
+			(*p)[i] = Secret(s)
+		}
+	case *bool:
+		x, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s must be true or false: %w", b.env, err)
+		}
+		*p = x
+	case *int:
+		x, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%s must be a whole number: %w", b.env, err)
+		}
+		*p = x
+	case *time.Duration:
+		x, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%s must be a duration such as 30s, 5m or 1h: %w", b.env, err)
+		}
+		*p = x
+	default:
+		panic(fmt.Sprintf("configs: binding %s has unsupported type %T", b.env, b.ptr))
+	}
+	return nil
+}
+
+// lookup is env(name) with nil meaning an empty environment and "" meaning unset.
+func lookup(env func(string) (string, bool), name string) (string, bool) {
+	if env == nil {
+		return "", false
+	}
+	v, ok := env(name)
+	if !ok || v == "" {
+		return "", false
+	}
+	return v, true
+}
+
+// splitList splits a list variable: on whitespace if sep is " ", else on
+// sep; items are trimmed and empty items dropped.
+func splitList(v, sep string) []string {
+	var parts []string
+	if sep == " " {
+		parts = strings.Fields(v)
+	} else {
+		parts = strings.Split(v, sep)
+	}
+	out := make([]string, 0, len(parts))
+	for _, s := range parts {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func trimNewline(s string) string { return strings.TrimRight(s, "\r\n") }

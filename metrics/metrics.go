@@ -1,0 +1,424 @@
+package metrics
+
+import (
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// namespace prefixes every metric name.
+const namespace = "tenantgate"
+
+// Label values of the closed sets. A method given any other value records it
+// as "other", so a caller's mistake cannot grow a metric without bound.
+const (
+	// UpstreamError kinds.
+	UpstreamDial     = "dial"
+	UpstreamTimeout  = "timeout"
+	UpstreamCanceled = "canceled"
+	UpstreamOther    = "other"
+
+	// TenantMismatch kinds: where a foreign tenant was caught.
+	MismatchHandle = "handle"
+	MismatchToken  = "token"
+	MismatchParam  = "param"
+
+	// TokenMinted kinds.
+	TokenHandle = "handle"
+	TokenEmbed  = "embed"
+
+	other = "other"
+)
+
+// BuildInfo labels tenantgate_build_info. An empty Version or Revision is
+// recorded as "unknown", an empty GoVersion as runtime.Version().
+type BuildInfo struct {
+	Version, Revision, GoVersion string
+}
+
+// Metrics records tenantgate's metrics. Build it with New; a nil *Metrics
+// records nothing, so tests of other packages may pass nil.
+//
+// Label values other than the closed sets above (route, auth source and
+// result, decision reason, cache name) are taken as given: pass only
+// constants from a fixed set, and never a raw path or any request data,
+// which would leak tokens into metrics and grow them without bound.
+//
+// The methods are safe for concurrent use, and once a label set has been
+// seen, recording it again allocates nothing: the bound child collectors are
+// cached per label set.
+type Metrics struct {
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	inFlight        prometheus.Gauge
+	inFlightDone    func()
+
+	upstreamDuration *prometheus.HistogramVec
+	upstreamErrors   *prometheus.CounterVec
+
+	authAttempts   *prometheus.CounterVec
+	decisions      *prometheus.CounterVec
+	mismatches     *prometheus.CounterVec
+	tokensMinted   *prometheus.CounterVec
+	cacheRequests  *prometheus.CounterVec
+	buildInfoGauge prometheus.Gauge
+
+	// Children bound per label set; the maps of closed sets are filled by
+	// New and only read afterwards.
+	requestChildren  childCache[requestKey, requestChildren]
+	upstreamChildren childCache[upstreamKey, prometheus.Observer]
+	authChildren     childCache[[2]string, prometheus.Counter]
+	decisionChildren childCache[decisionKey, prometheus.Counter]
+	cacheChildren    childCache[cacheKey, prometheus.Counter]
+	upstreamKinds    map[string]prometheus.Counter
+	mismatchKinds    map[string]prometheus.Counter
+	tokenKinds       map[string]prometheus.Counter
+}
+
+type requestKey struct {
+	route, method string
+	code          int
+}
+
+type requestChildren struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+type upstreamKey struct {
+	route string
+	code  int
+}
+
+type decisionKey struct {
+	allow  bool
+	reason string
+}
+
+type cacheKey struct {
+	cache string
+	hit   bool
+}
+
+// New builds the metrics and registers them with reg. It panics if reg
+// already holds any of them (call New once per registry). A nil reg
+// registers nothing, for tests that only need a working *Metrics.
+func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
+	// From half a millisecond (a cached decision) to 30 s (a slow query);
+	// longer requests land in +Inf.
+	durations := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "http", Name: "requests_total",
+			Help: "HTTP requests answered by the gate, by route name, method and status code.",
+		}, []string{"route", "method", "code"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: "http", Name: "request_duration_seconds",
+			Help:    "Time from receiving a request to finishing its response, by route name and method.",
+			Buckets: durations,
+		}, []string{"route", "method"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "http", Name: "requests_in_flight",
+			Help: "HTTP requests being served.",
+		}),
+		upstreamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "request_duration_seconds",
+			Help:    "Duration of requests to Metabase, by route name and status code (\"none\" if no response arrived).",
+			Buckets: durations,
+		}, []string{"route", "code"}),
+		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "errors_total",
+			Help: "Requests to Metabase that failed without a response, by kind (dial, timeout, canceled, other).",
+		}, []string{"kind"}),
+		authAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "auth_attempts_total",
+			Help: "Attempts to resolve the caller's identity, by source and result.",
+		}, []string{"source", "result"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "policy_decisions_total",
+			Help: "Policy decisions, by decision (allow, deny) and reason.",
+		}, []string{"decision", "reason"}),
+		mismatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "tenant_mismatches_total",
+			Help: "Requests that named another tenant than the caller's, by where it was caught.",
+		}, []string{"kind"}),
+		tokensMinted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "tokens_minted_total",
+			Help: "Tokens signed by the gate, by kind (handle, embed).",
+		}, []string{"kind"}),
+		cacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "cache_requests_total",
+			Help: "Cache lookups, by cache and result (hit, miss).",
+		}, []string{"cache", "result"}),
+		buildInfoGauge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "build_info",
+			Help: "Always 1; its labels name the running build.",
+			ConstLabels: prometheus.Labels{
+				"version":   orDefault(info.Version, "unknown"),
+				"revision":  orDefault(info.Revision, "unknown"),
+				"goversion": orDefault(info.GoVersion, runtime.Version()),
+			},
+		}),
+	}
+	m.inFlightDone = m.inFlight.Dec
+	m.buildInfoGauge.Set(1)
+
+	// Closed sets are bound now, so their series exist (at zero) from the
+	// first scrape and rate() works for them before the first event.
+	m.upstreamKinds = bind(m.upstreamErrors, UpstreamDial, UpstreamTimeout, UpstreamCanceled, UpstreamOther)
+	m.mismatchKinds = bind(m.mismatches, MismatchHandle, MismatchToken, MismatchParam)
+	m.tokenKinds = bind(m.tokensMinted, TokenHandle, TokenEmbed)
+
+	if reg != nil {
+		reg.MustRegister(
+			m.requests, m.requestDuration, m.inFlight,
+			m.upstreamDuration, m.upstreamErrors,
+			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.cacheRequests,
+			m.buildInfoGauge,
+		)
+	}
+	return m
+}
+
+// Handler serves the metrics gathered from g in the Prometheus exposition
+// format. Mount it on the admin listener only.
+func Handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{MaxRequestsInFlight: 4})
+}
+
+// ObserveRequest records one answered request: route is the route's name
+// (never the path), code the status written, d the time to serve it.
+func (m *Metrics) ObserveRequest(route, method string, code int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	k := requestKey{route: route, method: normalizeMethod(method), code: normalizeCode(code)}
+	c := m.requestChildren.get(k, m.newRequestChildren)
+	c.count.Inc()
+	c.duration.Observe(d.Seconds())
+}
+
+func (m *Metrics) newRequestChildren(k requestKey) requestChildren {
+	return requestChildren{
+		count:    m.requests.WithLabelValues(k.route, k.method, codeLabel(k.code)),
+		duration: m.requestDuration.WithLabelValues(k.route, k.method),
+	}
+}
+
+// InFlight counts a request as being served until done is called; call
+// done exactly once, typically deferred.
+func (m *Metrics) InFlight() (done func()) {
+	if m == nil {
+		return noop
+	}
+	m.inFlight.Inc()
+	return m.inFlightDone
+}
+
+func noop() {}
+
+// InFlightInc counts a request as being served; pair it with exactly one
+// InFlightDec. InFlight is the same as a single call.
+func (m *Metrics) InFlightInc() {
+	if m != nil {
+		m.inFlight.Inc()
+	}
+}
+
+// InFlightDec ends what InFlightInc began.
+func (m *Metrics) InFlightDec() {
+	if m != nil {
+		m.inFlight.Dec()
+	}
+}
+
+// ObserveUpstream records one request to Metabase: route is the gate's route
+// name, code the status Metabase answered (0 if none arrived), d its duration.
+func (m *Metrics) ObserveUpstream(route string, code int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	k := upstreamKey{route: route, code: normalizeCode(code)}
+	m.upstreamChildren.get(k, m.newUpstreamChild).Observe(d.Seconds())
+}
+
+func (m *Metrics) newUpstreamChild(k upstreamKey) prometheus.Observer {
+	return m.upstreamDuration.WithLabelValues(k.route, codeLabel(k.code))
+}
+
+// UpstreamError counts a request to Metabase that failed without a
+// response; kind is UpstreamDial, UpstreamTimeout, UpstreamCanceled or
+// UpstreamOther.
+func (m *Metrics) UpstreamError(kind string) {
+	if m == nil {
+		return
+	}
+	closedSet(m.upstreamKinds, m.upstreamErrors, kind).Inc()
+}
+
+// AuthAttempt counts one attempt to resolve an identity: source names the
+// identity source (e.g. "jwt", "introspect"), result its outcome (e.g. "ok",
+// or a reason code). Both must come from fixed sets.
+func (m *Metrics) AuthAttempt(source, result string) {
+	if m == nil {
+		return
+	}
+	m.authChildren.get([2]string{source, result}, m.newAuthChild).Inc()
+}
+
+func (m *Metrics) newAuthChild(k [2]string) prometheus.Counter {
+	return m.authAttempts.WithLabelValues(k[0], k[1])
+}
+
+// Decision counts one policy decision; reason is its policy.Reason.
+func (m *Metrics) Decision(allow bool, reason string) {
+	if m == nil {
+		return
+	}
+	m.decisionChildren.get(decisionKey{allow, reason}, m.newDecisionChild).Inc()
+}
+
+func (m *Metrics) newDecisionChild(k decisionKey) prometheus.Counter {
+	decision := "deny"
+	if k.allow {
+		decision = "allow"
+	}
+	return m.decisions.WithLabelValues(decision, k.reason)
+}
+
+// TenantMismatch counts a request caught naming another tenant; kind is
+// MismatchHandle, MismatchToken or MismatchParam.
+func (m *Metrics) TenantMismatch(kind string) {
+	if m == nil {
+		return
+	}
+	closedSet(m.mismatchKinds, m.mismatches, kind).Inc()
+}
+
+// TokenMinted counts a token the gate signed; kind is TokenHandle or TokenEmbed.
+func (m *Metrics) TokenMinted(kind string) {
+	if m == nil {
+		return
+	}
+	closedSet(m.tokenKinds, m.tokensMinted, kind).Inc()
+}
+
+// Cache counts one lookup in the named cache (a fixed name such as
+// "session" or "introspect").
+func (m *Metrics) Cache(cache string, hit bool) {
+	if m == nil {
+		return
+	}
+	m.cacheChildren.get(cacheKey{cache, hit}, m.newCacheChild).Inc()
+}
+
+func (m *Metrics) newCacheChild(k cacheKey) prometheus.Counter {
+	result := "miss"
+	if k.hit {
+		result = "hit"
+	}
+	return m.cacheRequests.WithLabelValues(k.cache, result)
+}
+
+// childCache maps a label set to its bound child collectors. sync.Map suits
+// it: keys are written once and then only read, from many goroutines.
+type childCache[K comparable, V any] struct {
+	m sync.Map // K → V
+}
+
+func (c *childCache[K, V]) get(k K, create func(K) V) V {
+	if v, ok := c.m.Load(k); ok {
+		return v.(V)
+	}
+	v, _ := c.m.LoadOrStore(k, create(k))
+	return v.(V)
+}
+
+// bind binds the single-label vec to each value.
+func bind(vec *prometheus.CounterVec, values ...string) map[string]prometheus.Counter {
+	out := make(map[string]prometheus.Counter, len(values))
+	for _, v := range values {
+		out[v] = vec.WithLabelValues(v)
+	}
+	return out
+}
+
+// closedSet returns the child bound to kind, or to "other" for a kind
+// outside the set.
+func closedSet(bound map[string]prometheus.Counter, vec *prometheus.CounterVec, kind string) prometheus.Counter {
+	if c, ok := bound[kind]; ok {
+		return c
+	}
+	if c, ok := bound[other]; ok {
+		return c
+	}
+	return vec.WithLabelValues(other)
+}
+
+// normalizeMethod maps the standard methods to themselves and anything else
+// to "OTHER": the method is client input and must not mint label values.
+func normalizeMethod(method string) string {
+	switch method {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodPut:
+		return http.MethodPut
+	case http.MethodPatch:
+		return http.MethodPatch
+	case http.MethodDelete:
+		return http.MethodDelete
+	case http.MethodConnect:
+		return http.MethodConnect
+	case http.MethodOptions:
+		return http.MethodOptions
+	case http.MethodTrace:
+		return http.MethodTrace
+	}
+	return "OTHER"
+}
+
+// Codes outside 100-599 are folded: codeNone for "no response" (0 or
+// negative), codeOther for anything else.
+const (
+	codeNone  = 0
+	codeOther = -1
+)
+
+func normalizeCode(code int) int {
+	switch {
+	case code >= 100 && code <= 599:
+		return code
+	case code <= 0:
+		return codeNone
+	}
+	return codeOther
+}
+
+// codeLabel is the label value of a normalized code; it runs only when a
+// label set is first seen, so strconv's allocation is paid once.
+func codeLabel(code int) string {
+	switch code {
+	case codeNone:
+		return "none"
+	case codeOther:
+		return other
+	}
+	return strconv.Itoa(code)
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

@@ -1,0 +1,339 @@
+package metrics
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+var testBuild = BuildInfo{Version: "v1.2.3", Revision: "0123abc", GoVersion: "go1.26.8"}
+
+// record makes a fixed sequence of calls, with fixed durations, that
+// touches every metric and every normalization.
+func record(m *Metrics) {
+	m.ObserveRequest("embed_dashboard", http.MethodGet, 200, 3*time.Millisecond)
+	m.ObserveRequest("embed_dashboard", http.MethodGet, 200, 20*time.Millisecond)
+	m.ObserveRequest("embed_dashboard", "get", 200, 400*time.Microsecond) // methods are case-sensitive
+	m.ObserveRequest("card_query", http.MethodPost, 502, 40*time.Second)  // beyond the last bucket
+	m.ObserveRequest("unmatched", "BREW", 404, 100*time.Microsecond)
+	m.ObserveRequest("unmatched", http.MethodGet, 1000, time.Millisecond)
+
+	done := m.InFlight()
+	m.InFlight()
+	done()
+	m.InFlightInc()
+	m.InFlightInc()
+	m.InFlightDec()
+
+	m.ObserveUpstream("card_query", 200, 1500*time.Millisecond)
+	m.ObserveUpstream("card_query", 0, 2*time.Second)
+
+	m.UpstreamError(UpstreamDial)
+	m.UpstreamError(UpstreamTimeout)
+	m.UpstreamError("tls") // outside the set: "other"
+
+	m.AuthAttempt("jwt", "ok")
+	m.AuthAttempt("jwt", "ok")
+	m.AuthAttempt("introspect", "session-invalid")
+
+	m.Decision(true, "allowed")
+	m.Decision(false, "tenant-mismatch")
+	m.Decision(false, "tenant-mismatch")
+
+	m.TenantMismatch(MismatchParam)
+	m.TenantMismatch("cookie") // outside the set: "other"
+
+	m.TokenMinted(TokenEmbed)
+	m.TokenMinted(TokenEmbed)
+	m.TokenMinted(TokenHandle)
+
+	m.Cache("session", true)
+	m.Cache("session", true)
+	m.Cache("session", false)
+}
+
+func TestExpositionGolden(t *testing.T) {
+	const golden = "testdata/metrics.golden"
+	reg := prometheus.NewPedanticRegistry()
+	record(New(reg, testBuild))
+
+	if *update {
+		rec := httptest.NewRecorder()
+		Handler(reg).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		if err := os.WriteFile(golden, rec.Body.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := testutil.GatherAndCompare(reg, f); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestMetricNames(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg, testBuild)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, mf := range mfs {
+		got = append(got, mf.GetName())
+	}
+	// Vectors appear once a child exists: the closed sets are bound by New,
+	// the open ones (requests, auth, decisions, cache) on first use.
+	want := []string{
+		"tenantgate_build_info",
+		"tenantgate_http_requests_in_flight",
+		"tenantgate_tenant_mismatches_total",
+		"tenantgate_tokens_minted_total",
+		"tenantgate_upstream_errors_total",
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("metrics before any call:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestLabelsStayBounded(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, testBuild)
+	for i := -10; i < 2000; i++ {
+		method := fmt.Sprintf("M%d", i)
+		if i%3 == 0 {
+			method = http.MethodGet
+		}
+		m.ObserveRequest("route", method, i, time.Millisecond)
+		m.ObserveUpstream("route", i, time.Millisecond)
+	}
+	for i := 0; i < 100; i++ {
+		m.UpstreamError(fmt.Sprint("kind", i))
+		m.TenantMismatch(fmt.Sprint("kind", i))
+		m.TokenMinted(fmt.Sprint("kind", i))
+	}
+
+	values := labelValues(t, reg)
+	tests := []struct {
+		metric, label string
+		max           int
+	}{
+		{"tenantgate_http_requests_total", "method", 2},           // GET and OTHER
+		{"tenantgate_http_requests_total", "code", 500 + 2},       // 100-599, none, other
+		{"tenantgate_http_request_duration_seconds", "method", 2}, // GET and OTHER
+		{"tenantgate_upstream_request_duration_seconds", "code", 502},
+		{"tenantgate_upstream_errors_total", "kind", 4},
+		{"tenantgate_tenant_mismatches_total", "kind", 4},
+		{"tenantgate_tokens_minted_total", "kind", 3},
+	}
+	for _, tc := range tests {
+		got := values[tc.metric][tc.label]
+		if len(got) > tc.max {
+			t.Errorf("%s{%s} has %d values, want at most %d", tc.metric, tc.label, len(got), tc.max)
+		}
+	}
+	for _, code := range []string{"100", "599", "none", "other"} {
+		if !values["tenantgate_http_requests_total"]["code"][code] {
+			t.Errorf("code %q not recorded", code)
+		}
+	}
+	for _, code := range []string{"0", "99", "600", "-1"} {
+		if values["tenantgate_http_requests_total"]["code"][code] {
+			t.Errorf("code %q recorded as is", code)
+		}
+	}
+	for _, method := range []string{"GET", "OTHER"} {
+		if !values["tenantgate_http_requests_total"]["method"][method] {
+			t.Errorf("method %q not recorded", method)
+		}
+	}
+}
+
+func TestMethodNormalization(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"GET", "GET"}, {"HEAD", "HEAD"}, {"POST", "POST"}, {"PUT", "PUT"}, {"PATCH", "PATCH"},
+		{"DELETE", "DELETE"}, {"CONNECT", "CONNECT"}, {"OPTIONS", "OPTIONS"}, {"TRACE", "TRACE"},
+		{"get", "OTHER"}, {"PROPFIND", "OTHER"}, {"", "OTHER"}, {"GET ", "OTHER"},
+	} {
+		if got := normalizeMethod(tc.in); got != tc.want {
+			t.Errorf("normalizeMethod(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// labelValues returns metric name → label name → set of values.
+func labelValues(t *testing.T, g prometheus.Gatherer) map[string]map[string]map[string]bool {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]map[string]bool{}
+	for _, mf := range mfs {
+		byLabel := map[string]map[string]bool{}
+		for _, metric := range mf.GetMetric() {
+			for _, lp := range metric.GetLabel() {
+				if byLabel[lp.GetName()] == nil {
+					byLabel[lp.GetName()] = map[string]bool{}
+				}
+				byLabel[lp.GetName()][lp.GetValue()] = true
+			}
+		}
+		out[mf.GetName()] = byLabel
+	}
+	return out
+}
+
+func TestRepeatedCallsDoNotAllocate(t *testing.T) {
+	m := New(prometheus.NewRegistry(), testBuild)
+	calls := map[string]func(){
+		"ObserveRequest":  func() { m.ObserveRequest("embed_dashboard", http.MethodGet, 200, time.Millisecond) },
+		"InFlight":        func() { m.InFlight()() },
+		"InFlightIncDec":  func() { m.InFlightInc(); m.InFlightDec() },
+		"ObserveUpstream": func() { m.ObserveUpstream("card_query", 200, time.Millisecond) },
+		"UpstreamError":   func() { m.UpstreamError(UpstreamTimeout) },
+		"AuthAttempt":     func() { m.AuthAttempt("jwt", "ok") },
+		"Decision":        func() { m.Decision(false, "tenant-mismatch") },
+		"TenantMismatch":  func() { m.TenantMismatch(MismatchToken) },
+		"TokenMinted":     func() { m.TokenMinted(TokenEmbed) },
+		"Cache":           func() { m.Cache("session", true) },
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			call() // first sight of the label set may allocate
+			if got := testing.AllocsPerRun(1000, call); got != 0 {
+				t.Errorf("%s allocates %v times per repeated call, want 0", name, got)
+			}
+		})
+	}
+}
+
+func TestNilMetricsRecordNothing(t *testing.T) {
+	var m *Metrics
+	record(m) // must not panic
+	if got := testing.AllocsPerRun(100, func() { m.ObserveRequest("r", "GET", 200, 0) }); got != 0 {
+		t.Errorf("nil ObserveRequest allocates %v times", got)
+	}
+}
+
+func TestNilRegistererRegistersNothing(t *testing.T) {
+	m := New(nil, BuildInfo{})
+	record(m)
+	if got := testutil.ToFloat64(m.tokenKinds[TokenEmbed]); got != 2 {
+		t.Errorf("embed tokens = %v, want 2", got)
+	}
+}
+
+func TestBuildInfoDefaults(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg, BuildInfo{})
+	v := labelValues(t, reg)["tenantgate_build_info"]
+	for label, want := range map[string]string{"version": "unknown", "revision": "unknown"} {
+		if !v[label][want] {
+			t.Errorf("build_info{%s} = %v, want %q", label, v[label], want)
+		}
+	}
+	if len(v["goversion"]) != 1 {
+		t.Errorf("build_info{goversion} = %v, want the runtime's version", v["goversion"])
+	}
+}
+
+func TestNewTwiceOnOneRegistryPanics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg, testBuild)
+	defer func() {
+		if recover() == nil {
+			t.Error("second New on the same registry did not panic")
+		}
+	}()
+	New(reg, testBuild)
+}
+
+func TestConcurrentRecording(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, testBuild)
+	const goroutines, each = 8, 500
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				m.ObserveRequest("shared", http.MethodGet, 200, time.Millisecond)
+				m.ObserveRequest(fmt.Sprint("route", g), http.MethodPost, 200+i%3, time.Millisecond)
+				m.Decision(i%2 == 0, "allowed")
+				m.Cache("session", i%2 == 0)
+				done := m.InFlight()
+				done()
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := testutil.ToFloat64(m.requests.WithLabelValues("shared", "GET", "200")), float64(goroutines*each); got != want {
+		t.Errorf("shared requests = %v, want %v", got, want)
+	}
+	if got := testutil.ToFloat64(m.inFlight); got != 0 {
+		t.Errorf("in flight = %v, want 0", got)
+	}
+	if got, want := testutil.CollectAndCount(m.requests), 1+goroutines*3; got != want {
+		t.Errorf("request series = %d, want %d", got, want)
+	}
+}
+
+func TestHandler(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg, testBuild).TokenMinted(TokenEmbed)
+	srv := httptest.NewServer(Handler(reg))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d, want 200", resp.StatusCode)
+	}
+	for _, want := range []string{
+		`tenantgate_build_info{goversion="go1.26.8",revision="0123abc",version="v1.2.3"} 1`,
+		`tenantgate_tokens_minted_total{kind="embed"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("exposition lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(string(body), "go_goroutines") {
+		t.Errorf("exposition includes the default registry's collectors")
+	}
+}
+
+func BenchmarkObserveRequest(b *testing.B) {
+	m := New(prometheus.NewRegistry(), testBuild)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.ObserveRequest("embed_dashboard", http.MethodGet, 200, 3*time.Millisecond)
+	}
+}
+
+func BenchmarkObserveRequestParallel(b *testing.B) {
+	m := New(prometheus.NewRegistry(), testBuild)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.ObserveRequest("embed_dashboard", http.MethodGet, 200, 3*time.Millisecond)
+		}
+	})
+}
