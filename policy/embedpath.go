@@ -49,6 +49,10 @@ var ErrNotEmbedPath = errors.New("not an embed path")
 // ErrTokenTooLong means the token segment is longer than the configured limit.
 var ErrTokenTooLong = errors.New("embed token too long")
 
+// ErrBadToken means the path is an embed route but its token segment is
+// not a compact JWS (three non-empty base64url segments).
+var ErrBadToken = errors.New("embed token is not a compact JWS")
+
 // ParseEmbedPath parses an escaped path (no public prefix) of the embed
 // routes. It refuses what a server might resolve differently from us: dot
 // segments, empty segments, backslashes and percent-encoded bytes anywhere
@@ -223,7 +227,7 @@ func checkToken(tok string, maxToken int) error {
 	for i := 0; i <= len(tok); i++ {
 		if i == len(tok) || tok[i] == '.' {
 			if i == start {
-				return ErrNotEmbedPath
+				return ErrBadToken
 			}
 			if i < len(tok) {
 				dots++
@@ -233,11 +237,11 @@ func checkToken(tok string, maxToken int) error {
 		}
 		c := tok[i]
 		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return ErrNotEmbedPath
+			return ErrBadToken
 		}
 	}
 	if dots != 2 {
-		return ErrNotEmbedPath
+		return ErrBadToken
 	}
 	return nil
 }

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tenantgate/tenantgate/configs"
+	"github.com/tenantgate/tenantgate/proxy/metabasetest"
+)
+
+// demoUser is a person of the sample app.
+type demoUser struct {
+	Key, Name, Email, Org string
+}
+
+var demoUsers = []demoUser{
+	{"alice", "Alice Archer", "alice@acme.example", "acme"},
+	{"bob", "Bob Brown", "bob@globex.example", "globex"},
+	{"carol", "Carol Chen", "carol@initech.example", "initech"},
+	{"mallory", "Mallory (no organization)", "mallory@example.com", ""},
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// demo runs the Metabase stand-in, the gate mounted at /analytics and a
+// sample app on one origin (the same-origin setup README recommends).
+func demo(listen string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := runDemo(ctx, listen, stdout, nil); err != nil {
+		fmt.Fprintf(stderr, "tenantgate demo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runDemo serves until ctx ends; ready (for tests) gets the app's base URL.
+func runDemo(ctx context.Context, listen string, stdout io.Writer, ready func(base string)) error {
+	mbSecret := randomHex(32) // 64 hex characters, as Metabase generates
+	sessionSecret := randomHex(32)
+	mb := metabasetest.New(metabasetest.Options{SecretKey: mbSecret})
+	mbLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("starting the Metabase stand-in: %w", err)
+	}
+	mbSrv := &http.Server{Handler: mb, ReadHeaderTimeout: 5 * time.Second}
+	go mbSrv.Serve(mbLn) //nolint:errcheck
+	defer mbSrv.Close()
+
+	appLn, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s (choose another with --listen): %w", listen, err)
+	}
+	base := "http://" + appLn.Addr().String()
+	env := map[string]string{
+		"METABASE_SITE_URL":             "http://" + mbLn.Addr().String(),
+		"MB_EMBEDDING_SECRET_KEY":       mbSecret,
+		"TENANTGATE_SESSION_JWT_SECRET": sessionSecret,
+		"TENANTGATE_HANDLE_SECRET":      randomHex(32),
+		"TENANTGATE_PUBLIC_PREFIX":      "/analytics",
+		"TENANTGATE_FRAME_ANCESTORS":    "'self'",
+		"TENANTGATE_SESSION_COOKIE":     "demo_session",
+		"TENANTGATE_LISTEN":             "127.0.0.1:0",
+		"TENANTGATE_ADMIN_LISTEN":       "127.0.0.1:0",
+		"TENANTGATE_LOG_LEVEL":          "info",
+	}
+	cfg, err := configs.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		return err
+	}
+	cfg.Policy.Resources = []configs.ResourcePolicy{
+		{Dashboard: metabasetest.DashboardOrders, EditableParams: []string{"status"}, Downloads: true},
+		{Question: metabasetest.QuestionOrders, EditableParams: []string{"status"}, Downloads: true},
+		// The leaky dashboard is listed so the demo can show what the gate
+		// cannot see: its unwired card (the audit issue covers it).
+		{Dashboard: metabasetest.DashboardLeaky},
+	}
+	if err := cfg.Validate(configs.ModeDemo); err != nil {
+		return fmt.Errorf("demo configuration: %w", err)
+	}
+	log, err := newLogger(cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	gateLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	admLn, err := net.Listen("tcp", "127.0.0.1:9090")
+	if err != nil {
+		admLn, _ = net.Listen("tcp", "127.0.0.1:0")
+	}
+	gateErr := make(chan error, 1)
+	go func() { gateErr <- runGate(ctx, cfg, log.Named("gate"), gateLn, admLn) }()
+
+	app := &demoApp{secret: []byte(sessionSecret), cookie: cfg.Session.Cookie, gate: "http://" + gateLn.Addr().String()}
+	appSrv := &http.Server{Handler: app.routes(), ReadHeaderTimeout: 5 * time.Second}
+	go appSrv.Serve(appLn) //nolint:errcheck
+	defer appSrv.Close()
+
+	fmt.Fprintf(stdout, `
+tenantgate demo is running.
+
+  Open the sample app:   %s/
+  Sign in as alice (acme), bob (globex) or carol (initech); each sees the same
+  dashboard embedded through the gateway at %s/analytics/, with only the rows
+  of their own organization. mallory has no organization and is refused.
+
+  Metabase stand-in (never exposed to the browser): %s
+  Metrics, health:       http://%s/metrics  /healthz  /readyz
+
+Try to break it: copy the iframe's URL, sign in as someone else and open it;
+add ?organization_id=globex to it; call %s/analytics/api/public/... or
+%s/analytics/api/session. Every denial names its reason.
+Press Ctrl-C to stop.
+`, base, base, env["METABASE_SITE_URL"], admLn.Addr(), base, base)
+	if ready != nil {
+		ready(base)
+	}
+	select {
+	case <-ctx.Done():
+		<-gateErr
+		return nil
+	case err := <-gateErr:
+		return err
+	}
+}
+
+type demoApp struct {
+	secret []byte
+	cookie string
+	gate   string
+}
+
+func (a *demoApp) routes() http.Handler {
+	m := http.NewServeMux()
+	// The app's ingress sends /analytics/* to the gate unchanged.
+	target, _ := url.Parse(a.gate)
+	m.Handle("/analytics/", httputil.NewSingleHostReverseProxy(target))
+	m.HandleFunc("POST /login", a.login)
+	m.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: a.cookie, Value: "", Path: "/", MaxAge: -1})
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	m.HandleFunc("GET /{$}", a.home)
+	return m
+}
+
+// login signs the app's own session JWT, as the customer's app would.
+func (a *demoApp) login(w http.ResponseWriter, r *http.Request) {
+	key := r.FormValue("user")
+	for _, u := range demoUsers {
+		if u.Key != key {
+			continue
+		}
+		claims := jwt.MapClaims{"sub": u.Key, "email": u.Email, "name": u.Name,
+			"exp": time.Now().Add(8 * time.Hour).Unix(), "iat": time.Now().Unix()}
+		if u.Org != "" {
+			claims["organization_id"] = u.Org
+		}
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(a.secret)
+		if err != nil {
+			http.Error(w, "signing session", http.StatusInternalServerError)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: a.cookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	http.Error(w, "unknown user", http.StatusBadRequest)
+}
+
+var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Acme SaaS — tenantgate demo</title>
+<style>
+body{font:15px system-ui,sans-serif;margin:0;color:#222}
+header{background:#1d3557;color:#fff;padding:12px 20px;display:flex;gap:12px;align-items:center}
+header form{display:inline} button{font:inherit;padding:4px 10px;cursor:pointer}
+main{padding:16px 20px} iframe{width:100%;height:760px;border:1px solid #ccc;border-radius:6px}
+.who{margin-left:auto} code{background:#eee;padding:1px 4px}
+</style></head><body>
+<header><strong>Sample SaaS app</strong>
+{{range .Users}}<form method="post" action="/login"><input type="hidden" name="user" value="{{.Key}}"><button id="login-{{.Key}}">Sign in as {{.Key}}{{if .Org}} ({{.Org}}){{end}}</button></form>{{end}}
+<span class="who" id="who">{{if .Signed}}Signed in as <b>{{.Name}}</b>{{if .Org}} · organization <b>{{.Org}}</b>{{end}}{{else}}Not signed in{{end}}</span>
+<form method="post" action="/logout"><button>Sign out</button></form></header>
+<main>
+{{if .Signed}}
+<p>The app's page holds one line of embedding code and no backend code:
+<code>&lt;iframe src="/analytics/.tenantgate/embed/dashboard/{{.Dashboard}}"&gt;</code></p>
+<iframe id="embed" src="/analytics/.tenantgate/embed/dashboard/{{.Dashboard}}"></iframe>
+{{else}}<p>Sign in with one of the buttons above.</p>{{end}}
+</main></body></html>`))
+
+func (a *demoApp) home(w http.ResponseWriter, r *http.Request) {
+	data := struct {
+		Users     []demoUser
+		Signed    bool
+		Name, Org string
+		Dashboard int
+	}{Users: demoUsers, Dashboard: metabasetest.DashboardOrders}
+	if c, err := r.Cookie(a.cookie); err == nil {
+		if t, err := jwt.Parse(c.Value, func(*jwt.Token) (any, error) { return a.secret, nil }, jwt.WithValidMethods([]string{"HS256"})); err == nil {
+			m := t.Claims.(jwt.MapClaims)
+			data.Signed = true
+			data.Name, _ = m["name"].(string)
+			data.Org, _ = m["organization_id"].(string)
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = homePage.Execute(w, data)
+}

@@ -1,0 +1,172 @@
+// Command tenantgate is the tenant-isolating gateway in front of Metabase.
+//
+//	tenantgate [serve] [--config FILE]   run the gateway (the default)
+//	tenantgate check-config [--config FILE]
+//	tenantgate demo                      gateway + Metabase stand-in + sample app on loopback
+//	tenantgate version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/tenantgate/tenantgate/configs"
+	"github.com/tenantgate/tenantgate/metrics"
+	"github.com/tenantgate/tenantgate/proxy"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("tenantgate "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFlag := fs.String("config", "", "YAML config file (or TENANTGATE_CONFIG)")
+	listen := fs.String("listen", "127.0.0.1:8080", "demo only: address of the sample app and the gateway")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	path := configs.ConfigPath(*configFlag, os.LookupEnv)
+	switch cmd {
+	case "serve":
+		return serve(path, stderr)
+	case "check-config":
+		if _, err := configs.LoadAndValidate(path, os.LookupEnv, configs.ModeServe); err != nil {
+			fmt.Fprintf(stderr, "configuration problems:\n%v\n", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "configuration OK")
+		return 0
+	case "demo":
+		return demo(*listen, stdout, stderr)
+	case "version":
+		b := buildInfo()
+		fmt.Fprintf(stdout, "tenantgate %s (revision %s, %s)\n", b.Version, b.Revision, b.GoVersion)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q; use serve, check-config, demo or version\n", cmd)
+		return 2
+	}
+}
+
+func buildInfo() metrics.BuildInfo {
+	b := metrics.BuildInfo{Version: version, Revision: "unknown", GoVersion: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				b.Revision = s.Value
+			}
+		}
+	}
+	return b
+}
+
+func newLogger(level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil // an audit trail is not sampled
+	zc.EncoderConfig.TimeKey = "ts"
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zc.Build()
+}
+
+func serve(path string, stderr io.Writer) int {
+	cfg, err := configs.LoadAndValidate(path, os.LookupEnv, configs.ModeServe)
+	if err != nil {
+		fmt.Fprintf(stderr, "tenantgate: refusing to start, configuration problems:\n%v\n", err)
+		return 1
+	}
+	log, err := newLogger(cfg.Log.Level)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer log.Sync() //nolint:errcheck
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := runGate(ctx, cfg, log, nil, nil); err != nil {
+		log.Error("tenantgate stopped", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+// runGate serves the public and admin listeners until ctx ends, then
+// drains: /readyz fails first, then in-flight requests finish within the
+// grace period. ready, when set, is called with the bound addresses.
+func runGate(ctx context.Context, cfg *configs.Config, log *zap.Logger, pub, adm net.Listener) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st, err := proxy.Build(ctx, cfg, log, reg, buildInfo())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if pub == nil {
+		if pub, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("listening on TENANTGATE_LISTEN %s: %w", cfg.Listen, err)
+		}
+	}
+	if adm == nil {
+		if adm, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			pub.Close()
+			return fmt.Errorf("listening on TENANTGATE_ADMIN_LISTEN %s: %w", cfg.AdminListen, err)
+		}
+	}
+	public := &http.Server{
+		Handler:           st.Gate,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	admin := &http.Server{Handler: st.Admin, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- public.Serve(pub) }()
+	go func() { errc <- admin.Serve(adm) }()
+	log.Info("tenantgate listening", zap.String("public", pub.Addr().String()), zap.String("admin", adm.Addr().String()),
+		zap.String("metabase", cfg.Metabase.SiteURL), zap.String("version", version))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server failed: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining", zap.Duration("grace", cfg.ShutdownGrace))
+	st.Gate.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	err = public.Shutdown(sctx)
+	_ = admin.Shutdown(sctx)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("draining: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tenantgate/tenantgate/metrics"
+)
+
+// Admin serves /healthz, /readyz and /metrics on the admin listener, never
+// on the public one.
+type Admin struct {
+	gate     *Gate
+	client   *http.Client
+	draining atomic.Bool
+
+	mu        sync.Mutex
+	checkedAt time.Time
+	lastErr   string
+}
+
+// NewAdmin returns the admin handler of g, exposing reg's metrics.
+func NewAdmin(g *Gate, reg prometheus.Gatherer) http.Handler {
+	a := &Admin{gate: g, client: &http.Client{Timeout: 2 * time.Second, Transport: newTransport(g.cfg.Upstream)}}
+	g.admin = a
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	return mux
+}
+
+// Drain makes /readyz answer 503 from now on, so load balancers stop
+// sending before the server shuts down.
+func (g *Gate) Drain() {
+	if g.admin != nil {
+		g.admin.draining.Store(true)
+	}
+}
+
+type readiness struct {
+	Status   string            `json:"status"`
+	Checks   map[string]string `json:"checks"`
+	Draining bool              `json:"draining,omitempty"`
+}
+
+func (a *Admin) readyz(w http.ResponseWriter, r *http.Request) {
+	res := readiness{Status: "ok", Checks: map[string]string{"keys": "ok"}}
+	if err := a.upstream(r.Context()); err != "" {
+		res.Status, res.Checks["metabase"] = "unavailable", err
+	} else {
+		res.Checks["metabase"] = "ok"
+	}
+	if a.draining.Load() {
+		res.Status, res.Draining = "draining", true
+	}
+	code := http.StatusOK
+	if res.Status != "ok" {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, res)
+}
+
+// upstream asks Metabase's /api/health, at most once a second.
+func (a *Admin) upstream(ctx context.Context) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if time.Since(a.checkedAt) < time.Second {
+		return a.lastErr
+	}
+	a.checkedAt = time.Now()
+	a.lastErr = ""
+	u := *a.gate.upstream
+	u.Path = joinRaw(a.gate.upstream, "/api/health")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		a.lastErr = "building health request: " + err.Error()
+		return a.lastErr
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		a.lastErr = "Metabase /api/health unreachable"
+		return a.lastErr
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		a.lastErr = "Metabase /api/health answered " + resp.Status
+	}
+	return a.lastErr
+}

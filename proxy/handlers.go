@@ -1,0 +1,242 @@
+package proxy
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/tenantgate/tenantgate/auth"
+	"github.com/tenantgate/tenantgate/policy"
+)
+
+// identify authenticates the caller, or denies and returns nil.
+func (g *Gate) identify(w http.ResponseWriter, r *http.Request) *auth.Identity {
+	id, err := g.auth.Authenticate(r.Context(), r)
+	source := "jwt"
+	if g.cfg.Introspect.URL != "" {
+		source = "introspect"
+	}
+	if err == nil {
+		g.metrics.AuthAttempt(source, "ok")
+		scopeOf(r).identity = id
+		return id
+	}
+	reason := authReason(err)
+	g.metrics.AuthAttempt(source, string(reason))
+	g.deny(w, r, policy.Decision{Reason: reason, Detail: err.Error()})
+	return nil
+}
+
+// authReason maps auth's sentinel errors to reasons; anything unknown
+// fails closed as unavailable.
+func authReason(err error) policy.Reason {
+	switch {
+	case errors.Is(err, auth.ErrNoCredentials):
+		return policy.ReasonNoSession
+	case errors.Is(err, auth.ErrSessionExpired):
+		return policy.ReasonSessionExpired
+	case errors.Is(err, auth.ErrSessionInvalid):
+		return policy.ReasonSessionInvalid
+	case errors.Is(err, auth.ErrTenantMissing):
+		return policy.ReasonTenantMissing
+	default:
+		return policy.ReasonIdentityUnavailable
+	}
+}
+
+// displayOptions are the embed page's fragment options (contract §1.1); a
+// mint request may pass them as query parameters.
+var displayOptions = map[string]bool{
+	"bordered": true, "titled": true, "theme": true, "hide_parameters": true,
+	"refresh": true, "font": true, "downloads": true, "hide_download_button": true, "locale": true,
+}
+
+type mintResponse struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// serveMint answers GET /.tenantgate/embed/{kind}/{id}: it decides what the
+// caller may see and hands back an embed URL holding a fresh handle.
+func (g *Gate) serveMint(w http.ResponseWriter, r *http.Request) {
+	vars := mux.Vars(r)
+	id, _ := strconv.Atoi(vars["id"]) // the route pattern guarantees digits
+	res := auth.Resource{Kind: vars["kind"], ID: id}
+	frag := url.Values{"bordered": {"true"}, "titled": {"true"}}
+	for k, vs := range r.URL.Query() {
+		if !displayOptions[k] || len(vs) != 1 {
+			g.deny(w, r, policy.Decision{Reason: policy.ReasonParamNotAllowed, Detail: "mint takes only display options, got " + strconv.Quote(k)})
+			return
+		}
+		frag.Set(k, vs[0])
+	}
+	who := g.identify(w, r)
+	if who == nil {
+		return
+	}
+	grant, d := g.policy.Mint(who, res)
+	g.decided(r, d)
+	if !d.Allow {
+		g.deny(w, r, d)
+		return
+	}
+	handle, exp, err := g.handles.Seal(res, grant.Params, who.Tenant, who.Subject)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	g.metrics.TokenMinted("handle")
+	u := g.prefix + "/embed/" + res.Kind + "/" + handle + "#" + frag.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, mintResponse{URL: u, ExpiresAt: exp.UTC()})
+		return
+	}
+	w.Header().Set("Location", u)
+	w.WriteHeader(http.StatusFound)
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// serveEmbed handles /embed/* pages and /api/embed/* calls: verify the
+// handle and its binding to the caller's current session, decide, re-sign
+// for Metabase, proxy.
+func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
+	p, err := policy.ParseEmbedPath(g.stripPrefix(r), g.policy.MaxTokenBytes())
+	if err != nil {
+		reason := policy.ReasonRouteNotAllowed
+		switch {
+		case errors.Is(err, policy.ErrTokenTooLong):
+			reason = policy.ReasonRequestTooLarge
+		case errors.Is(err, policy.ErrBadToken):
+			reason = policy.ReasonHandleInvalid
+		}
+		g.deny(w, r, policy.Decision{Reason: reason, Detail: "embed path: " + err.Error()})
+		return
+	}
+	s := scopeOf(r)
+	s.kind = kindEmbedAPI
+	if p.Endpoint == policy.EndpointPage || p.Endpoint == policy.EndpointPageExport {
+		s.kind = kindEmbedPage
+	}
+	s.handle = p.Token
+	who := g.identify(w, r)
+	if who == nil {
+		return
+	}
+	cred, d := g.credential(p.Token, who)
+	if !d.Allow {
+		g.decided(r, d)
+		g.deny(w, r, d)
+		return
+	}
+	grant, d := g.policy.Embed(who, cred, p, r.URL.Query(), g.now())
+	g.decided(r, d)
+	if !d.Allow {
+		g.deny(w, r, d)
+		return
+	}
+	if grant.Renew {
+		fresh, _, err := g.handles.Seal(grant.Resource, grant.Params, who.Tenant, who.Subject)
+		if err != nil {
+			g.fail(w, r, err)
+			return
+		}
+		g.metrics.TokenMinted("handle")
+		if s.kind == kindEmbedPage {
+			// A reload of an old iframe: send the browser to the same page
+			// under a fresh handle (it keeps the fragment).
+			loc := g.prefix + p.WithToken(fresh)
+			if r.URL.RawQuery != "" {
+				loc += "?" + r.URL.RawQuery
+			}
+			w.Header().Set("Location", loc)
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusFound)
+			return
+		}
+		s.renewed = fresh
+		s.handle = p.Token
+	}
+	upTok := p.Token
+	if cred.Handle != nil {
+		tok, fresh, err := g.signer.Sign(grant.Resource, grant.Params)
+		if err != nil {
+			g.fail(w, r, err)
+			return
+		}
+		if fresh {
+			g.metrics.TokenMinted("embed")
+		}
+		upTok = tok
+	}
+	s.upToken = upTok
+	g.forward(w, r, p.WithToken(upTok), grant.Query)
+}
+
+// credential verifies the token segment: a gate handle, or in pass-through
+// mode a Metabase token the app's backend signed.
+func (g *Gate) credential(tok string, who *auth.Identity) (policy.Credential, policy.Decision) {
+	h, err := g.handles.Open(tok)
+	switch {
+	case err == nil:
+		return policy.Credential{Handle: h, SubjectMatch: g.handles.SubjectMatches(h, who.Subject)}, policy.Decision{Allow: true}
+	case errors.Is(err, auth.ErrHandleExpired):
+		return policy.Credential{Handle: h, HandleExpired: true, SubjectMatch: g.handles.SubjectMatches(h, who.Subject)}, policy.Decision{Allow: true}
+	}
+	if !g.cfg.PassThrough.Enabled {
+		return policy.Credential{}, policy.Decision{Reason: policy.ReasonHandleInvalid, Detail: err.Error()}
+	}
+	t, terr := g.signer.Verify(tok, g.cfg.PassThrough.MaxLifetime)
+	if terr != nil {
+		return policy.Credential{}, policy.Decision{Reason: policy.ReasonTokenInvalid, Detail: terr.Error()}
+	}
+	return policy.Credential{Token: t}, policy.Decision{Allow: true}
+}
+
+// serveStatic passes Metabase's static assets through; they hold no data.
+func (g *Gate) serveStatic(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "" && !strings.HasPrefix(g.stripPrefix(r), "/app/") {
+		g.deny(w, r, policy.Decision{Reason: policy.ReasonParamNotAllowed, Detail: "favicon takes no query"})
+		return
+	}
+	scopeOf(r).kind = kindStatic
+	g.forward(w, r, g.stripPrefix(r), r.URL.RawQuery)
+}
+
+// serveProperties passes Metabase's public settings to signed-in callers,
+// without the setup token Metabase exposes there until setup is done.
+func (g *Gate) serveProperties(w http.ResponseWriter, r *http.Request) {
+	if g.identify(w, r) == nil {
+		return
+	}
+	scopeOf(r).kind = kindProperties
+	g.forward(w, r, "/api/session/properties", "")
+}
+
+// serveGeoJSON passes custom region maps by key. The url form
+// (?url=file:///etc/passwd, CVE-2021-41277) is refused.
+func (g *Gate) serveGeoJSON(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "" {
+		g.deny(w, r, policy.Decision{Reason: policy.ReasonRouteNotAllowed, Detail: "geojson takes no query"})
+		return
+	}
+	if g.identify(w, r) == nil {
+		return
+	}
+	g.forward(w, r, g.stripPrefix(r), "")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,160 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tenantgate/tenantgate/policy"
+)
+
+// statusWriter records the status and size of a response. It forwards
+// Flush, so Metabase's streamed 202 query results stay streamed.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+var observed = sync.Pool{New: func() any {
+	return &struct {
+		sw statusWriter
+		sc scope
+	}{}
+}}
+
+// requestIDs are a per-process random prefix and a counter: unique, cheap,
+// and they reveal nothing.
+var (
+	ridPrefix = func() string {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		return hex.EncodeToString(b)
+	}()
+	ridCounter atomic.Uint64
+)
+
+func newRequestID() string {
+	return ridPrefix + "-" + strconv.FormatUint(ridCounter.Add(1), 36)
+}
+
+// observe wraps the whole router (gorilla/mux runs Use middleware only on
+// matched routes, so a 404 would go uncounted): request id, path sanity,
+// metrics, and one access log line.
+func (g *Gate) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		o := observed.Get().(*struct {
+			sw statusWriter
+			sc scope
+		})
+		o.sw = statusWriter{ResponseWriter: w}
+		o.sc = scope{route: routeUnmatched}
+		sw, s := &o.sw, &o.sc
+		if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 && g.fromTrustedProxy(r) {
+			s.requestID = id
+		} else {
+			s.requestID = newRequestID()
+		}
+		sw.Header().Set("X-Request-Id", s.requestID)
+		g.metrics.InFlightInc()
+		r = withScope(r, s)
+		if reason, detail := g.sane(r); reason != "" {
+			g.deny(sw, r, policy.Decision{Reason: reason, Detail: detail})
+		} else {
+			next.ServeHTTP(sw, r)
+		}
+		g.metrics.InFlightDec()
+		d := time.Since(start)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		g.metrics.ObserveRequest(s.route, r.Method, sw.status, d)
+		if ce := g.log.Check(zap.InfoLevel, "request"); ce != nil {
+			fields := []zap.Field{
+				zap.String("request_id", s.requestID),
+				zap.String("route", s.route),
+				zap.String("method", r.Method),
+				zap.String("path", redactPath(r.URL.EscapedPath())),
+				zap.Int("status", sw.status),
+				zap.Int64("bytes", sw.bytes),
+				zap.Duration("duration", d),
+			}
+			if s.identity != nil {
+				fields = append(fields, zap.String("tenant", s.identity.Tenant), zap.String("subject", s.identity.Subject))
+			}
+			if s.decided {
+				fields = append(fields, zap.String("reason", string(s.decision.Reason)))
+			}
+			ce.Write(fields...)
+		}
+		o.sw = statusWriter{}
+		o.sc = scope{}
+		observed.Put(o)
+	})
+}
+
+// sane refuses paths that servers resolve differently (dot segments,
+// empty segments, encoded slashes, dots and backslashes), oversize paths
+// and queries, before any route sees them.
+func (g *Gate) sane(r *http.Request) (policy.Reason, string) {
+	p := r.URL.EscapedPath()
+	if len(p)+len(r.URL.RawQuery) > g.cfg.Limits.MaxTokenBytes*2 {
+		return policy.ReasonRequestTooLarge, "path and query longer than allowed"
+	}
+	if strings.ContainsAny(p, "%\\") {
+		lp := strings.ToLower(p)
+		if strings.Contains(lp, "%2f") || strings.Contains(lp, "%5c") || strings.Contains(lp, "%2e") || strings.Contains(lp, "%00") || strings.ContainsAny(p, "\\") {
+			return policy.ReasonMalformedRequest, "encoded slash, dot, backslash or NUL in path"
+		}
+	}
+	if p == "" || p[0] != '/' {
+		return policy.ReasonMalformedRequest, "path is not absolute"
+	}
+	segs := p[1:]
+	for segs != "" {
+		i := strings.IndexByte(segs, '/')
+		seg := segs
+		if i >= 0 {
+			seg, segs = segs[:i], segs[i+1:]
+		} else {
+			segs = ""
+		}
+		if seg == "." || seg == ".." || (seg == "" && i >= 0) {
+			return policy.ReasonMalformedRequest, "dot or empty segment in path"
+		}
+	}
+	return "", ""
+}

@@ -1,0 +1,53 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/tenantgate/tenantgate/auth"
+	"github.com/tenantgate/tenantgate/policy"
+)
+
+// scope is the one request-scoped struct the gate keeps in the context.
+// Handlers fill it in; the observe middleware reads it for the access log
+// and metrics once the request is done.
+type scope struct {
+	requestID string
+	route     string
+	identity  *auth.Identity
+	decision  policy.Decision
+	decided   bool
+
+	// Set by the embed handler for the upstream leg.
+	kind       routeKind
+	upToken    string    // token sent to Metabase (scrubbed from responses)
+	handle     string    // handle the browser holds in its place
+	renewed    string    // a fresh handle for an expired one
+	upstreamAt int       // status Metabase answered, 0 if none
+	upStart    time.Time // when the upstream round trip began
+}
+
+type routeKind int
+
+const (
+	kindOther routeKind = iota
+	kindEmbedPage
+	kindEmbedAPI
+	kindStatic
+	kindProperties
+)
+
+type scopeKey struct{}
+
+func scopeOf(r *http.Request) *scope {
+	s, _ := r.Context().Value(scopeKey{}).(*scope)
+	if s == nil {
+		return &scope{}
+	}
+	return s
+}
+
+func withScope(r *http.Request, s *scope) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), scopeKey{}, s))
+}

@@ -1,0 +1,292 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tenantgate/tenantgate/configs"
+	"github.com/tenantgate/tenantgate/policy"
+)
+
+// newTransport is tuned for one upstream: many idle connections, bounded
+// dial and response-header waits.
+func newTransport(c configs.UpstreamConfig) *http.Transport {
+	d := &net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil, // never an environment proxy between the gate and Metabase
+		DialContext:           d.DialContext,
+		MaxIdleConns:          c.MaxIdleConnsPerHost * 2,
+		MaxIdleConnsPerHost:   c.MaxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: c.ResponseHeaderTimeout,
+		TLSHandshakeTimeout:   c.DialTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// bufferPool lends the reverse proxy its copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { x := make([]byte, 32*1024); return &x }}}
+}
+
+func (g *Gate) newReverseProxy(rt http.RoundTripper) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:        g.rewrite,
+		Transport:      rt,
+		BufferPool:     newBufferPool(),
+		ModifyResponse: g.modifyResponse,
+		ErrorHandler:   g.upstreamError,
+		ErrorLog:       nil,
+	}
+}
+
+// forward sends an allowed request to Metabase at path?query (escaped, no
+// public prefix). The decision is already made; rewrite only re-targets.
+func (g *Gate) forward(w http.ResponseWriter, r *http.Request, path, query string) {
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Upstream.Timeout)
+	defer cancel()
+	out := r.WithContext(ctx)
+	u := *r.URL
+	u.RawPath = path
+	if p, err := url.PathUnescape(path); err == nil {
+		u.Path = p
+	} else {
+		g.deny(w, r, policy.Decision{Reason: policy.ReasonMalformedRequest, Detail: "path does not unescape"})
+		return
+	}
+	u.RawQuery = query
+	out.URL = &u
+	scopeOf(r).upStart = time.Now()
+	g.proxy.ServeHTTP(w, out)
+}
+
+// Request headers that carry credentials for Metabase or for the app. A
+// browser must never choose them (strip, then inject).
+var strippedRequestHeaders = []string{
+	"Cookie", "Authorization", "X-Metabase-Session", "X-Api-Key", "X-Metabase-Apikey",
+	"X-Metabase-Anti-Csrf-Token", "X-Metabase-Sdk-Jwt-Hash", "X-Real-Ip", "True-Client-Ip",
+	"X-Request-Id",
+}
+
+// rewrite targets Metabase. It is pure: it reads the inbound request and
+// writes the outbound one, nothing else.
+func (g *Gate) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(g.upstream)
+	// SetURL joins paths; keep the escaped form we checked.
+	pr.Out.URL.RawPath = joinRaw(g.upstream, pr.In.URL.RawPath)
+	pr.Out.URL.Path = strings.TrimSuffix(g.upstream.Path, "/") + pr.In.URL.Path
+	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+	for _, h := range strippedRequestHeaders {
+		pr.Out.Header.Del(h)
+	}
+	if g.fromTrustedProxy(pr.In) {
+		for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+			if v := pr.In.Header.Values(h); len(v) > 0 {
+				pr.Out.Header[h] = v
+			}
+		}
+	}
+	pr.SetXForwarded()
+	pr.Out.Header.Set("X-Request-Id", scopeOf(pr.In).requestID)
+}
+
+func joinRaw(base *url.URL, raw string) string {
+	return strings.TrimSuffix(base.EscapedPath(), "/") + raw
+}
+
+func (g *Gate) fromTrustedProxy(r *http.Request) bool {
+	if len(g.trusted) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	for _, n := range g.trusted {
+		if ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// modifyResponse keeps Metabase's answers from undoing the gate's work:
+// no cookies, no upstream token in a header, a redirect or a page, framing
+// narrowed to the configured origins.
+func (g *Gate) modifyResponse(resp *http.Response) error {
+	s := scopeOf(resp.Request)
+	s.upstreamAt = resp.StatusCode
+	g.metrics.ObserveUpstream(s.route, resp.StatusCode, time.Since(s.upStart))
+	h := resp.Header
+	h.Del("Set-Cookie")
+	if loc := h.Get("Location"); loc != "" {
+		h.Set("Location", g.rewriteLocation(loc, s))
+	}
+	if s.upToken != "" {
+		for k, vs := range h {
+			for i, v := range vs {
+				if strings.Contains(v, s.upToken) {
+					vs[i] = strings.ReplaceAll(v, s.upToken, s.handle)
+					h[k] = vs
+				}
+			}
+		}
+	}
+	switch s.kind {
+	case kindEmbedPage:
+		h.Set("Content-Security-Policy", replaceFrameAncestors(h.Get("Content-Security-Policy"), g.csp))
+		h.Del("X-Frame-Options")
+		h.Set("Cache-Control", "private, no-store")
+		if s.upToken != "" && strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+			return scrubBody(resp, s.upToken, s.handle)
+		}
+	case kindEmbedAPI:
+		h.Set("Cache-Control", "private, no-store")
+		if s.renewed != "" {
+			h.Set("X-Tenantgate-Handle", s.renewed)
+		}
+	case kindProperties:
+		return dropSetupToken(resp)
+	}
+	return nil
+}
+
+// rewriteLocation maps a redirect into Metabase onto the gate: same path
+// under the public prefix, the handle in place of the token. A redirect
+// anywhere else is left alone (it carries no token: scrubbed below).
+func (g *Gate) rewriteLocation(loc string, s *scope) string {
+	if s.upToken != "" {
+		loc = strings.ReplaceAll(loc, s.upToken, s.handle)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return g.prefix + "/"
+	}
+	if u.IsAbs() {
+		if u.Host != g.upstream.Host {
+			return loc
+		}
+		u.Scheme, u.Host, u.User = "", "", nil
+	}
+	base := strings.TrimSuffix(g.upstream.Path, "/")
+	if strings.HasPrefix(u.Path, "/") {
+		u.Path = g.prefix + strings.TrimPrefix(u.Path, base)
+		u.RawPath = ""
+	}
+	return u.String()
+}
+
+// maxScrub bounds the HTML page read into memory for token scrubbing.
+const maxScrub = 8 << 20
+
+// scrubBody replaces the upstream token by the handle in a small body
+// (the embed page), so the browser never learns a token Metabase accepts.
+func scrubBody(resp *http.Response, tok, handle string) error {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxScrub+1))
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("reading embed page to scrub it: %w", err)
+	}
+	if len(b) > maxScrub {
+		return errors.New("embed page larger than 8 MiB; refusing to pass it unscrubbed")
+	}
+	b = bytes.ReplaceAll(b, []byte(tok), []byte(handle))
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	resp.Header.Del("Content-Encoding")
+	return nil
+}
+
+// dropSetupToken removes "setup-token" from /api/session/properties: it
+// is the first step of CVE-2023-38646 and no browser needs it.
+func dropSetupToken(resp *http.Response) error {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxScrub+1))
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("reading session properties: %w", err)
+	}
+	var m map[string]json.RawMessage
+	if len(b) > maxScrub || json.Unmarshal(b, &m) != nil {
+		return errors.New("session properties are not a JSON object; refusing to pass them")
+	}
+	if _, ok := m["setup-token"]; ok {
+		delete(m, "setup-token")
+		if b, err = json.Marshal(m); err != nil {
+			return fmt.Errorf("re-encoding session properties: %w", err)
+		}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	resp.Header.Del("Content-Encoding")
+	return nil
+}
+
+// replaceFrameAncestors swaps Metabase's frame-ancestors (it sends "*" on
+// embed pages) for ours, keeping its other directives.
+func replaceFrameAncestors(csp, ours string) string {
+	if csp == "" {
+		return ours
+	}
+	parts := strings.Split(csp, ";")
+	out := parts[:0]
+	for _, p := range parts {
+		t := strings.TrimSpace(p)
+		if t == "" || strings.HasPrefix(strings.ToLower(t), "frame-ancestors") {
+			continue
+		}
+		out = append(out, t)
+	}
+	return strings.Join(append(out, ours), "; ")
+}
+
+// upstreamError turns a failed round trip into a fast JSON 502/504.
+func (g *Gate) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	kind, reason := classifyUpstream(r, err)
+	g.metrics.UpstreamError(kind)
+	g.metrics.ObserveUpstream(scopeOf(r).route, 0, time.Since(scopeOf(r).upStart))
+	if kind == "canceled" {
+		// The client went away; nobody reads an answer. 499 is for the log.
+		scopeOf(r).upstreamAt = 499
+		w.WriteHeader(499)
+		return
+	}
+	s := scopeOf(r)
+	s.decided = true // the request was allowed; the failure is upstream
+	g.deny(w, r, policy.Decision{Reason: reason, Detail: err.Error()})
+}
+
+func classifyUpstream(r *http.Request, err error) (string, policy.Reason) {
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() == context.Canceled:
+		return "canceled", policy.ReasonUpstreamUnavailable
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return "timeout", policy.ReasonUpstreamTimeout
+	case errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &oe) && oe.Op == "dial"):
+		return "dial", policy.ReasonUpstreamUnavailable
+	default:
+		return "other", policy.ReasonUpstreamUnavailable
+	}
+}
