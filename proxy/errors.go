@@ -3,6 +3,7 @@ package proxy
 import (
 	"html/template"
 	"net/http"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -66,7 +67,7 @@ func (g *Gate) deny(w http.ResponseWriter, r *http.Request, d policy.Decision) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if s.route == routeEmbedPage && r.Method == http.MethodGet {
+	if pageLoad(s.route, r) {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", g.csp)
 		w.WriteHeader(d.Reason.Status())
@@ -79,4 +80,19 @@ func (g *Gate) deny(w http.ResponseWriter, r *http.Request, d policy.Decision) {
 // fail answers an internal error (could not decide): fail closed.
 func (g *Gate) fail(w http.ResponseWriter, r *http.Request, err error) {
 	g.deny(w, r, policy.Decision{Reason: policy.ReasonInternal, Detail: err.Error()})
+}
+
+// pageLoad reports whether a person's browser is loading a page (an
+// iframe's src): it gets a readable HTML page, programs get JSON.
+func pageLoad(route string, r *http.Request) bool {
+	if r.Method != http.MethodGet || wantsJSON(r) {
+		return false
+	}
+	switch route {
+	case routeEmbedPage:
+		return true
+	case routeMint:
+		return strings.Contains(r.Header.Get("Accept"), "text/html")
+	}
+	return false
 }

@@ -69,6 +69,16 @@ func runDemo(ctx context.Context, listen string, stdout io.Writer, ready func(ba
 		return fmt.Errorf("listening on %s (choose another with --listen): %w", listen, err)
 	}
 	base := "http://" + appLn.Addr().String()
+	gateLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("starting the gateway: %w", err)
+	}
+	admLn, err := net.Listen("tcp", "127.0.0.1:9090")
+	if err != nil { // 9090 taken: any free port, printed below
+		if admLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return fmt.Errorf("starting the admin listener: %w", err)
+		}
+	}
 	env := map[string]string{
 		"METABASE_SITE_URL":             "http://" + mbLn.Addr().String(),
 		"MB_EMBEDDING_SECRET_KEY":       mbSecret,
@@ -77,8 +87,8 @@ func runDemo(ctx context.Context, listen string, stdout io.Writer, ready func(ba
 		"TENANTGATE_PUBLIC_PREFIX":      "/analytics",
 		"TENANTGATE_FRAME_ANCESTORS":    "'self'",
 		"TENANTGATE_SESSION_COOKIE":     "demo_session",
-		"TENANTGATE_LISTEN":             "127.0.0.1:0",
-		"TENANTGATE_ADMIN_LISTEN":       "127.0.0.1:0",
+		"TENANTGATE_LISTEN":             gateLn.Addr().String(),
+		"TENANTGATE_ADMIN_LISTEN":       admLn.Addr().String(),
 		"TENANTGATE_LOG_LEVEL":          "info",
 	}
 	cfg, err := configs.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
@@ -98,11 +108,6 @@ func runDemo(ctx context.Context, listen string, stdout io.Writer, ready func(ba
 	log, err := newLogger(cfg.Log.Level)
 	if err != nil {
 		return err
-	}
-	gateLn, _ := net.Listen("tcp", "127.0.0.1:0")
-	admLn, err := net.Listen("tcp", "127.0.0.1:9090")
-	if err != nil {
-		admLn, _ = net.Listen("tcp", "127.0.0.1:0")
 	}
 	gateErr := make(chan error, 1)
 	go func() { gateErr <- runGate(ctx, cfg, log.Named("gate"), gateLn, admLn) }()
