@@ -1,0 +1,140 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/tenantgate/tenantgate/auth"
+	"github.com/tenantgate/tenantgate/configs"
+	"github.com/tenantgate/tenantgate/metrics"
+)
+
+// The benchmarks compare the gate with every check on (session JWT,
+// handle, policy, re-signing, header strip, metrics, JSON access log) to a
+// bare httputil.ReverseProxy with the same transport and pooled buffers,
+// both in front of the same static upstream. Run side by side:
+//
+//	go test -run='^$' -bench='Proxy' -benchmem -count=5 ./proxy/ | tee bench.txt
+//
+// and compare Gate to Bare within one run (ratios, not absolute times).
+
+func staticUpstream(size int) *httptest.Server {
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = 'a' + byte(i%26)
+	}
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}))
+}
+
+func benchConfig(site string) *configs.Config {
+	cfg := &configs.Config{}
+	cfg.Metabase.SiteURL = site
+	cfg.Metabase.EmbeddingSecretKey = testMBKey
+	cfg.Session.JWTSecrets = []configs.Secret{testSessionKey}
+	cfg.Handles.Secrets = []configs.Secret{testHandleKey}
+	cfg.ApplyDefaults()
+	return cfg
+}
+
+// benchTargets returns the gate and the bare proxy as handlers, and the
+// gate's request path and session.
+func benchTargets(b *testing.B, size int) (gate, bare http.Handler, path, sess string) {
+	up := staticUpstream(size)
+	b.Cleanup(up.Close)
+	cfg := benchConfig(up.URL)
+	if err := cfg.Validate(configs.ModeServe); err != nil {
+		b.Fatal(err)
+	}
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zap.InfoLevel))
+	st, err := Build(context.Background(), cfg, log, prometheus.NewRegistry(), metrics.BuildInfo{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(st.Close)
+	sess = session("alice", "acme", time.Hour)
+	h, _, err := st.Gate.handles.Seal(auth.Resource{Kind: auth.KindDashboard, ID: 1}, map[string]any{"organization_id": "acme"}, "acme", "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	target, _ := url.Parse(up.URL)
+	bp := &httputil.ReverseProxy{
+		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		Transport:  newTransport(cfg.Upstream),
+		BufferPool: newBufferPool(),
+	}
+	return st.Gate, bp, "/api/embed/dashboard/" + h + "/dashcard/11/card/1", sess
+}
+
+func benchHTTP(b *testing.B, h http.Handler, path, sess string) {
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	b.SetParallelism(8) // 8×GOMAXPROCS concurrent connections
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("Cookie", "session="+sess)
+		for pb.Next() {
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkProxyHTTP(b *testing.B) {
+	for _, size := range []int{2 << 10, 20 << 10} {
+		gate, bare, path, sess := benchTargets(b, size)
+		b.Run("Bare/"+strconv.Itoa(size>>10)+"KB", func(b *testing.B) { benchHTTP(b, bare, path, sess) })
+		b.Run("Gate/"+strconv.Itoa(size>>10)+"KB", func(b *testing.B) { benchHTTP(b, gate, path, sess) })
+	}
+}
+
+// BenchmarkProxyServeHTTP measures one request in process (no client
+// connection), so allocs/op is the handler's own count.
+func BenchmarkProxyServeHTTP(b *testing.B) {
+	gate, bare, path, sess := benchTargets(b, 2<<10)
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+	}{{"Bare", bare}, {"Gate", gate}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				r := httptest.NewRequest("GET", path, nil)
+				r.Header.Set("Cookie", "session="+sess)
+				w := httptest.NewRecorder()
+				tc.h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,154 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tenantgate/tenantgate/configs"
+)
+
+// TestIntrospection runs the gate with TENANTGATE_INTROSPECT_URL: the app
+// says who the caller is; a failing app fails closed.
+func TestIntrospection(t *testing.T) {
+	var calls atomic.Int32
+	var failing atomic.Bool
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if failing.Load() {
+			http.Error(w, "boom", http.StatusInternalServerError)
+			return
+		}
+		c, err := r.Cookie("app")
+		if err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"sub": "u-" + c.Value, "organization_id": c.Value})
+	}))
+	defer app.Close()
+	h := newHarness(t, func(c *configs.Config) {
+		c.Session.JWTSecrets = nil
+		c.Introspect.URL = app.URL
+	})
+	req := func(path, org string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", path, nil)
+		r.Header.Set("Accept", "application/json")
+		if org != "" {
+			r.AddCookie(&http.Cookie{Name: "app", Value: org})
+		}
+		w := httptest.NewRecorder()
+		h.stack.Gate.ServeHTTP(w, r)
+		return w
+	}
+	w := req("/.tenantgate/embed/dashboard/1", "acme")
+	if w.Code != http.StatusOK {
+		t.Fatalf("mint via introspection: %d %s", w.Code, w.Body)
+	}
+	var m mintResponse
+	_ = json.Unmarshal(w.Body.Bytes(), &m)
+	handle := strings.TrimPrefix(m.URL[:strings.IndexByte(m.URL, '#')], "/embed/dashboard/")
+	if w := req("/api/embed/dashboard/"+handle, "acme"); w.Code != http.StatusOK {
+		t.Errorf("acme with its handle: %d", w.Code)
+	}
+	if w := req("/api/embed/dashboard/"+handle, "globex"); w.Code != http.StatusForbidden || reason(w) != "tenant-mismatch" {
+		t.Errorf("globex with acme's handle: %d %s", w.Code, reason(w))
+	}
+	if w := req("/api/embed/dashboard/"+handle, ""); w.Code != http.StatusUnauthorized || reason(w) != "no-session" {
+		t.Errorf("no cookie: %d %s", w.Code, reason(w))
+	}
+	failing.Store(true)
+	if w := req("/api/embed/dashboard/"+handle, "initech"); w.Code != http.StatusServiceUnavailable || reason(w) != "identity-unavailable" {
+		t.Errorf("app failing: %d %s, want 503 identity-unavailable", w.Code, reason(w))
+	}
+}
+
+func TestAdmin(t *testing.T) {
+	h := newHarness(t, nil)
+	adm := httptest.NewServer(h.stack.Admin)
+	defer adm.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(adm.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return resp.StatusCode, b.String()
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d", code)
+	}
+	if code, body := get("/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	h.do("GET", "/api/public/x", "", nil)
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, `tenantgate_policy_decisions_total{decision="deny",reason="route-not-allowed"} 1`) {
+		t.Errorf("/metrics = %d, lacks the decision:\n%.2000s", code, body)
+	}
+	h.stack.Gate.Drain()
+	time.Sleep(1100 * time.Millisecond) // past the health-check memo
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "draining") {
+		t.Errorf("/readyz while draining = %d %s", code, body)
+	}
+	h.mbSrv.Close()
+	h2 := newHarness(t, func(c *configs.Config) { c.Metabase.SiteURL = h.mbSrv.URL })
+	adm2 := httptest.NewServer(h2.stack.Admin)
+	defer adm2.Close()
+	resp, err := http.Get(adm2.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with Metabase down = %d, want 503", resp.StatusCode)
+	}
+}
+
+// TestForwardedHeaders: X-Forwarded-* and X-Request-Id are kept only from
+// trusted proxies; everyone else's are replaced.
+func TestForwardedHeaders(t *testing.T) {
+	h := newHarness(t, func(c *configs.Config) { c.TrustedProxies = []string{"10.0.0.0/8"} })
+	sess := session("alice", "acme", time.Hour)
+	handle := h.mint(sess, "dashboard", 1)
+	for _, tt := range []struct {
+		name, remote string
+		trusted      bool
+	}{{"trusted", "10.1.2.3:5555", true}, {"untrusted", "203.0.113.9:5555", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			h.mb.Reset()
+			r := httptest.NewRequest("GET", "/api/embed/dashboard/"+handle, nil)
+			r.RemoteAddr = tt.remote
+			r.AddCookie(&http.Cookie{Name: "session", Value: sess})
+			r.Header.Set("X-Forwarded-For", "198.51.100.7")
+			r.Header.Set("X-Request-Id", "from-the-client")
+			w := httptest.NewRecorder()
+			h.stack.Gate.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				t.Fatalf("status %d", w.Code)
+			}
+			got := h.mb.Requests()[0].Header
+			if keeps := strings.Contains(got.Get("X-Forwarded-For"), "198.51.100.7"); keeps != tt.trusted {
+				t.Errorf("X-Forwarded-For = %q, trusted %v", got.Get("X-Forwarded-For"), tt.trusted)
+			}
+			if keeps := got.Get("X-Request-Id") == "from-the-client"; keeps != tt.trusted {
+				t.Errorf("X-Request-Id = %q, trusted %v", got.Get("X-Request-Id"), tt.trusted)
+			}
+			if w.Header().Get("X-Request-Id") != got.Get("X-Request-Id") {
+				t.Errorf("response X-Request-Id %q != upstream %q", w.Header().Get("X-Request-Id"), got.Get("X-Request-Id"))
+			}
+		})
+	}
+}
