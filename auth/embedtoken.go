@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,12 +68,10 @@ type embedPayload struct {
 // cached one with at least half its lifetime left. fresh reports whether a
 // new token was signed (for the minted-tokens metric).
 func (s *EmbedSigner) Sign(res Resource, params map[string]any) (token string, fresh bool, err error) {
-	// encoding/json sorts map keys, so equal params give equal keys.
-	pj, err := json.Marshal(params)
+	key, err := cacheKey(res, params)
 	if err != nil {
 		return "", false, fmt.Errorf("signing Metabase token: encoding params: %w", err)
 	}
-	key := res.Kind + "/" + strconv.Itoa(res.ID) + "/" + string(pj)
 	now := s.now()
 	if t, ok := s.cache.Get(key); ok && t.exp.Sub(now) > s.ttl/2 {
 		return t.token, false, nil
@@ -88,6 +87,34 @@ func (s *EmbedSigner) Sign(res Resource, params map[string]any) (token string, f
 	}
 	s.cache.Add(key, signedToken{token: tok, exp: exp})
 	return tok, true, nil
+}
+
+// cacheKey names (res, params) in one string. Params are almost always a
+// few strings (the tenant, a claim): those are written directly, in key
+// order; anything else falls back to JSON.
+func cacheKey(res Resource, params map[string]any) (string, error) {
+	var b strings.Builder
+	b.Grow(32 + 32*len(params))
+	b.WriteString(res.Kind)
+	b.WriteByte('/')
+	b.WriteString(strconv.Itoa(res.ID))
+	if len(params) == 1 {
+		for k, v := range params {
+			if sv, ok := v.(string); ok {
+				b.WriteString("\x00" + k + "\x00")
+				b.WriteString(sv)
+				return b.String(), nil
+			}
+		}
+	}
+	// encoding/json sorts map keys, so equal params give equal keys.
+	pj, err := json.Marshal(params)
+	if err != nil {
+		return "", err
+	}
+	b.WriteString("\x01")
+	b.Write(pj)
+	return b.String(), nil
 }
 
 // signHS256 signs a payload given as JSON bytes, so the claims keep the

@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -31,15 +34,13 @@ func (r Resource) String() string { return fmt.Sprintf("%s/%d", r.Kind, r.ID) }
 // HandleClaims is what a handle binds: the resource, the locked params it
 // was minted with, and the caller it was minted for.
 type HandleClaims struct {
-	Resource Resource
-	Params   map[string]any
-	Tenant   string
-	// SubjectMAC is a keyed hash of the subject, so a handle in a URL does
-	// not reveal who it was minted for.
-	SubjectMAC string
-	IssuedAt   time.Time
-	ExpiresAt  time.Time
-	kid        string
+	Resource  Resource
+	Params    map[string]any
+	Tenant    string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	kid       string
+	subject   [16]byte // keyed hash of the subject: see SubjectMatches
 }
 
 // Handle errors. ErrHandleExpired is returned together with the claims, so
@@ -56,6 +57,7 @@ const handleAudience = "tenantgate-handle"
 type handleKey struct {
 	kid    string
 	secret []byte
+	macs   *sync.Pool // of hash.Hash keyed with secret: a MAC per request without allocating one
 }
 
 // HandleKeyring seals and opens handles: JWTs with Metabase's payload shape
@@ -90,7 +92,9 @@ func NewHandleKeyring(secrets []string, ttl time.Duration, cacheSize int, now fu
 	k := &HandleKeyring{byKid: map[string]handleKey{}, ttl: ttl, now: now, cache: cache}
 	for _, s := range secrets {
 		sum := sha256.Sum256([]byte("tenantgate handle kid\x00" + s))
-		hk := handleKey{kid: hex.EncodeToString(sum[:6]), secret: []byte(s)}
+		secret := []byte(s)
+		hk := handleKey{kid: hex.EncodeToString(sum[:6]), secret: secret,
+			macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}}
 		k.keys = append(k.keys, hk)
 		k.byKid[hk.kid] = hk
 	}
@@ -112,16 +116,16 @@ type handlePayload struct {
 	jwt.RegisteredClaims
 }
 
-// SubjectMAC returns the keyed hash of subject under the signing key.
-func (k *HandleKeyring) SubjectMAC(subject string) string {
-	return subjectMAC(k.keys[0].secret, subject)
-}
-
-func subjectMAC(key []byte, subject string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("tenantgate subject\x00"))
-	m.Write([]byte(subject))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+// subjectMAC writes the keyed hash of subject into out (16 bytes), so a
+// handle in a URL does not reveal who it was minted for.
+func (hk handleKey) subjectMAC(subject string, out *[16]byte) {
+	m := hk.macs.Get().(hash.Hash)
+	m.Reset()
+	_, _ = io.WriteString(m, "tenantgate subject\x00")
+	_, _ = io.WriteString(m, subject)
+	var sum [sha256.Size]byte
+	copy(out[:], m.Sum(sum[:0]))
+	hk.macs.Put(m)
 }
 
 // SubjectMatches reports whether c was minted for subject.
@@ -130,7 +134,9 @@ func (k *HandleKeyring) SubjectMatches(c *HandleClaims, subject string) bool {
 	if !ok {
 		return false
 	}
-	return hmac.Equal([]byte(subjectMAC(hk.secret, subject)), []byte(c.SubjectMAC))
+	var mac [16]byte
+	hk.subjectMAC(subject, &mac)
+	return hmac.Equal(mac[:], c.subject[:])
 }
 
 // Seal mints a handle for res with the given locked params, bound to tenant
@@ -139,11 +145,13 @@ func (k *HandleKeyring) Seal(res Resource, params map[string]any, tenant, subjec
 	now := k.now()
 	exp := now.Add(k.ttl)
 	hk := k.keys[0]
+	var mac [16]byte
+	hk.subjectMAC(subject, &mac)
 	p := handlePayload{
 		Resource: map[string]int{res.Kind: res.ID},
 		Params:   params,
 		Tenant:   tenant,
-		Subject:  subjectMAC(hk.secret, subject),
+		Subject:  base64.RawURLEncoding.EncodeToString(mac[:]),
 		RegisteredClaims: jwt.RegisteredClaims{
 			Audience:  jwt.ClaimStrings{handleAudience},
 			IssuedAt:  jwt.NewNumericDate(now),
@@ -201,8 +209,15 @@ func claimsFromPayload(p *handlePayload, kid string) (*HandleClaims, error) {
 	if len(p.Resource) != 1 || p.Tenant == "" || p.Subject == "" || p.Params == nil || p.IssuedAt == nil || p.ExpiresAt == nil {
 		return nil, fmt.Errorf("opening embed handle: missing claims: %w", ErrHandleInvalid)
 	}
-	c := &HandleClaims{Params: p.Params, Tenant: p.Tenant, SubjectMAC: p.Subject, kid: kid,
+	c := &HandleClaims{Params: p.Params, Tenant: p.Tenant, kid: kid,
 		IssuedAt: p.IssuedAt.Time, ExpiresAt: p.ExpiresAt.Time}
+	// Check the length first: Decode writes past a too-small buffer.
+	if len(p.Subject) != base64.RawURLEncoding.EncodedLen(len(c.subject)) {
+		return nil, fmt.Errorf("opening embed handle: bad subject binding: %w", ErrHandleInvalid)
+	}
+	if n, err := base64.RawURLEncoding.Decode(c.subject[:], []byte(p.Subject)); err != nil || n != len(c.subject) {
+		return nil, fmt.Errorf("opening embed handle: bad subject binding: %w", ErrHandleInvalid)
+	}
 	for kind, id := range p.Resource {
 		if (kind != KindDashboard && kind != KindQuestion) || id <= 0 {
 			return nil, fmt.Errorf("opening embed handle: bad resource: %w", ErrHandleInvalid)

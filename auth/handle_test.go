@@ -182,3 +182,31 @@ func TestEmbedSignerVerify(t *testing.T) {
 		})
 	}
 }
+
+// FuzzHandleOpen: Open never panics, and whatever it accepts was sealed
+// by the keyring: any single-byte change of a good handle fails.
+func FuzzHandleOpen(f *testing.F) {
+	c := &clock{time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	k, _ := NewHandleKeyring([]string{hkey1}, 10*time.Minute, 100, c.now)
+	good, _, _ := k.Seal(Resource{Kind: KindDashboard, ID: 1}, map[string]any{"organization_id": "acme"}, "acme", "u")
+	f.Add(good, 0, byte('x'))
+	f.Add("a.b.c", 1, byte('A'))
+	f.Fuzz(func(t *testing.T, h string, pos int, b byte) {
+		_, _ = k.Open(h)
+		if len(good) == 0 || pos < 0 {
+			return
+		}
+		i := pos % len(good)
+		if good[i] == b {
+			return
+		}
+		mutated := good[:i] + string(b) + good[i+1:]
+		if got, err := k.Open(mutated); err == nil {
+			// base64url's last character can carry unused bits; the
+			// claims must still be exactly the sealed ones.
+			if got.Tenant != "acme" || got.Resource.ID != 1 || !k.SubjectMatches(got, "u") {
+				t.Fatalf("mutated handle opened with other claims: %+v", got)
+			}
+		}
+	})
+}

@@ -123,7 +123,7 @@ func ParseEmbedPath(escaped string, maxToken int) (EmbedPath, error) {
 			return p, ErrNotEmbedPath
 		}
 		p.Endpoint = EndpointQuery
-		return finish(p, segs, tokenIdx, maxToken)
+		return finish(p, escaped, segs, tokenIdx, maxToken)
 	case segs[0] == "tiles" && len(segs) >= 3 && (segs[1] == "card" || segs[1] == "dashboard"):
 		p.Kind = kindOf(segs[1])
 		p.Token, rest = segs[2], segs[3:]
@@ -138,7 +138,7 @@ func ParseEmbedPath(escaped string, maxToken int) (EmbedPath, error) {
 			return p, ErrNotEmbedPath
 		}
 		p.Endpoint = EndpointTile
-		return finish(p, segs, tokenIdx, maxToken)
+		return finish(p, escaped, segs, tokenIdx, maxToken)
 	default:
 		return p, ErrNotEmbedPath
 	}
@@ -165,15 +165,16 @@ func ParseEmbedPath(escaped string, maxToken int) (EmbedPath, error) {
 	default:
 		return p, ErrNotEmbedPath
 	}
-	return finish(p, segs, tokenIdx, maxToken)
+	return finish(p, escaped, segs, tokenIdx, maxToken)
 }
 
-func finish(p EmbedPath, segs []string, tokenIdx, maxToken int) (EmbedPath, error) {
-	p.before = "/api/embed/" + strings.Join(segs[:tokenIdx], "/") + "/"
-	p.after = ""
-	if tail := segs[tokenIdx+1:]; len(tail) > 0 {
-		p.after = "/" + strings.Join(tail, "/")
+func finish(p EmbedPath, escaped string, segs []string, tokenIdx, maxToken int) (EmbedPath, error) {
+	// The token starts after "/api/embed/" and the segments before it.
+	at := len("/api/embed/")
+	for _, s := range segs[:tokenIdx] {
+		at += len(s) + 1
 	}
+	p.before, p.after = escaped[:at], escaped[at+len(p.Token):]
 	return p, checkToken(p.Token, maxToken)
 }
 

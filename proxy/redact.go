@@ -8,26 +8,34 @@ import (
 
 // redactPath makes a path safe to log: any segment that may be a token, a
 // public-link UUID or a key becomes "~" and a short hash of it, so two log
-// lines about the same handle can still be matched.
+// lines about the same handle can still be matched. A path with nothing
+// to redact is returned as is, without allocating.
 func redactPath(p string) string {
-	if !strings.Contains(p, ".") && len(p) < 64 {
-		quick := true
-		for _, seg := range strings.Split(p, "/") {
-			if len(seg) >= 20 {
-				quick = false
-				break
-			}
+	var b strings.Builder
+	last := 0 // p[:last] is already in b (or needs no change)
+	for start := 0; start <= len(p); {
+		end := strings.IndexByte(p[start:], '/')
+		if end < 0 {
+			end = len(p)
+		} else {
+			end += start
 		}
-		if quick {
-			return p
-		}
-	}
-	segs := strings.Split(p, "/")
-	for i, seg := range segs {
-		if len(seg) >= 20 || strings.Count(seg, ".") >= 2 {
+		if seg := p[start:end]; secretLike(seg) {
 			sum := sha256.Sum256([]byte(seg))
-			segs[i] = "~" + hex.EncodeToString(sum[:4])
+			b.WriteString(p[last:start])
+			b.WriteByte('~')
+			b.WriteString(hex.EncodeToString(sum[:4]))
+			last = end
 		}
+		start = end + 1
 	}
-	return strings.Join(segs, "/")
+	if last == 0 {
+		return p
+	}
+	b.WriteString(p[last:])
+	return b.String()
+}
+
+func secretLike(seg string) bool {
+	return len(seg) >= 20 || strings.Count(seg, ".") >= 2
 }

@@ -1,0 +1,35 @@
+package proxy
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var hashes = regexp.MustCompile(`~[0-9a-f]{8}`)
+
+func TestRedactPath(t *testing.T) {
+	tok := "eyJhbGciOiJIUzI1NiJ9.eyJyZXNvdXJjZSI6e30.c2ln"
+	tests := []struct{ in, want string }{
+		{"/app/dist/app.js", "/app/dist/app.js"},
+		{"/api/embed/dashboard/" + tok + "/dashcard/1/card/2", "/api/embed/dashboard/~" + "HASH" + "/dashcard/1/card/2"},
+		{"/public/dashboard/9a1b2c3d-0000-4000-8000-000000000000", "/public/dashboard/~HASH"},
+		{"/embed/question/" + tok + ".csv", "/embed/question/~HASH"},
+		{"/a.b.c", "/~HASH"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got := redactPath(tt.in)
+			if strings.Contains(got, tok) || strings.Contains(got, "9a1b2c3d") {
+				t.Fatalf("redactPath(%q) = %q leaks the token", tt.in, got)
+			}
+			if norm := hashes.ReplaceAllString(got, "~HASH"); norm != tt.want {
+				t.Errorf("redactPath(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+	if n := testing.AllocsPerRun(100, func() { redactPath("/app/dist/app.js") }); n != 0 {
+		t.Errorf("redactPath of a clean path allocates %v times", n)
+	}
+}
