@@ -42,7 +42,9 @@ type Config struct {
 	Upstream    UpstreamConfig    `yaml:"upstream"`
 	PassThrough PassThroughConfig `yaml:"pass_through"`
 	Limits      LimitsConfig      `yaml:"limits"`
+	Protect     ProtectConfig     `yaml:"protect"`
 	Log         LogConfig         `yaml:"log"`
+	Audit       AuditConfig       `yaml:"audit"`
 	Policy      PolicyConfig      `yaml:"policy"`
 }
 
@@ -51,6 +53,9 @@ type MetabaseConfig struct {
 	SiteURL            string        `yaml:"site_url"`             // METABASE_SITE_URL (required)
 	EmbeddingSecretKey Secret        `yaml:"embedding_secret_key"` // MB_EMBEDDING_SECRET_KEY (required, 64 hex chars)
 	TokenTTL           time.Duration `yaml:"token_ttl"`            // TENANTGATE_METABASE_TOKEN_TTL, default 10m: exp of re-signed Metabase tokens
+	// APIKey lets the gate and `tenantgate audit` read Metabase's admin API
+	// (X-API-Key) to check how dashboards are wired. Empty: no run-time guard.
+	APIKey Secret `yaml:"api_key"` // METABASE_API_KEY, an API key of the Administrators group
 }
 
 // SessionConfig describes how the app's session JWT is found and verified.
@@ -104,6 +109,24 @@ type PassThroughConfig struct {
 type LimitsConfig struct {
 	MaxTokenBytes  int `yaml:"max_token_bytes"`  // TENANTGATE_MAX_TOKEN_BYTES, default 4096
 	MaxHeaderBytes int `yaml:"max_header_bytes"` // TENANTGATE_MAX_HEADER_BYTES, default 32768
+}
+
+// ProtectConfig shields Metabase and the warehouse: identical concurrent
+// static-embed queries merged, per-tenant fairness, static assets cached.
+type ProtectConfig struct {
+	DisableQueryMerging bool `yaml:"disable_query_merging"` // TENANTGATE_DISABLE_QUERY_MERGING, default false (merging on)
+	MergeMaxBytes       int  `yaml:"merge_max_bytes"`       // TENANTGATE_MERGE_MAX_BYTES, default 4194304: larger answers are never shared
+	TenantRate          int  `yaml:"tenant_rate"`           // TENANTGATE_TENANT_RATE, default 200 requests per second per tenant that reach Metabase
+	TenantBurst         int  `yaml:"tenant_burst"`          // TENANTGATE_TENANT_BURST, default 400
+	TenantConcurrency   int  `yaml:"tenant_concurrency"`    // TENANTGATE_TENANT_CONCURRENCY, default 64 requests per tenant in flight to Metabase
+	AssetCacheBytes     int  `yaml:"asset_cache_bytes"`     // TENANTGATE_ASSET_CACHE_BYTES, default 67108864 (64 MiB) of /app/dist assets
+}
+
+// AuditConfig sets the run-time guard, which audits Metabase's dashboards
+// and questions when metabase.api_key is set.
+type AuditConfig struct {
+	Interval     time.Duration `yaml:"interval"`      // TENANTGATE_AUDIT_INTERVAL, default 60s between audits
+	MaxStaleness time.Duration `yaml:"max_staleness"` // TENANTGATE_AUDIT_MAX_STALENESS, default 10m: an older verdict no longer counts, the resource is refused
 }
 
 // LogConfig sets the zap logger.

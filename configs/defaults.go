@@ -28,6 +28,13 @@ const (
 	defaultMaxTokenBytes         = 4096
 	defaultMaxHeaderBytes        = 32768
 	defaultLogLevel              = "info"
+	defaultAuditInterval         = 60 * time.Second
+	defaultAuditMaxStaleness     = 10 * time.Minute
+	defaultMergeMaxBytes         = 4 << 20
+	defaultTenantRate            = 200
+	defaultTenantBurst           = 400
+	defaultTenantConcurrency     = 64
+	defaultAssetCacheBytes       = 64 << 20
 )
 
 // ApplyDefaults sets every zero-valued setting that has a default to that
@@ -66,7 +73,16 @@ func (c *Config) ApplyDefaults() {
 	num(&c.Limits.MaxTokenBytes, defaultMaxTokenBytes)
 	num(&c.Limits.MaxHeaderBytes, defaultMaxHeaderBytes)
 
+	num(&c.Protect.MergeMaxBytes, defaultMergeMaxBytes)
+	num(&c.Protect.TenantRate, defaultTenantRate)
+	num(&c.Protect.TenantBurst, defaultTenantBurst)
+	num(&c.Protect.TenantConcurrency, defaultTenantConcurrency)
+	num(&c.Protect.AssetCacheBytes, defaultAssetCacheBytes)
+
 	str(&c.Log.Level, defaultLogLevel)
+
+	dur(&c.Audit.Interval, defaultAuditInterval)
+	dur(&c.Audit.MaxStaleness, defaultAuditMaxStaleness)
 }
 
 func str(p *string, d string) {

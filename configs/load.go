@@ -129,6 +129,7 @@ func (c *Config) bindings() []binding {
 		{"METABASE_SITE_URL", "metabase.site_url", &c.Metabase.SiteURL, ""},
 		{"MB_EMBEDDING_SECRET_KEY", "metabase.embedding_secret_key", &c.Metabase.EmbeddingSecretKey, ""},
 		{"TENANTGATE_METABASE_TOKEN_TTL", "metabase.token_ttl", &c.Metabase.TokenTTL, ""},
+		{"METABASE_API_KEY", "metabase.api_key", &c.Metabase.APIKey, ""},
 
 		{"TENANTGATE_SESSION_COOKIE", "session.cookie", &c.Session.Cookie, ""},
 		{"TENANTGATE_SESSION_JWT_SECRET", "session.jwt_secrets", &c.Session.JWTSecrets, ","},
@@ -162,7 +163,17 @@ func (c *Config) bindings() []binding {
 		{"TENANTGATE_MAX_TOKEN_BYTES", "limits.max_token_bytes", &c.Limits.MaxTokenBytes, ""},
 		{"TENANTGATE_MAX_HEADER_BYTES", "limits.max_header_bytes", &c.Limits.MaxHeaderBytes, ""},
 
+		{"TENANTGATE_DISABLE_QUERY_MERGING", "protect.disable_query_merging", &c.Protect.DisableQueryMerging, ""},
+		{"TENANTGATE_MERGE_MAX_BYTES", "protect.merge_max_bytes", &c.Protect.MergeMaxBytes, ""},
+		{"TENANTGATE_TENANT_RATE", "protect.tenant_rate", &c.Protect.TenantRate, ""},
+		{"TENANTGATE_TENANT_BURST", "protect.tenant_burst", &c.Protect.TenantBurst, ""},
+		{"TENANTGATE_TENANT_CONCURRENCY", "protect.tenant_concurrency", &c.Protect.TenantConcurrency, ""},
+		{"TENANTGATE_ASSET_CACHE_BYTES", "protect.asset_cache_bytes", &c.Protect.AssetCacheBytes, ""},
+
 		{"TENANTGATE_LOG_LEVEL", "log.level", &c.Log.Level, ""},
+
+		{"TENANTGATE_AUDIT_INTERVAL", "audit.interval", &c.Audit.Interval, ""},
+		{"TENANTGATE_AUDIT_MAX_STALENESS", "audit.max_staleness", &c.Audit.MaxStaleness, ""},
 	}
 }
 

@@ -36,7 +36,9 @@ func TestLoadNoFileGivesDefaults(t *testing.T) {
 		Upstream:    UpstreamConfig{DialTimeout: 5 * time.Second, ResponseHeaderTimeout: 60 * time.Second, Timeout: 10 * time.Minute, MaxIdleConnsPerHost: 256},
 		PassThrough: PassThroughConfig{Enabled: false, MaxLifetime: 10 * time.Minute},
 		Limits:      LimitsConfig{MaxTokenBytes: 4096, MaxHeaderBytes: 32768},
+		Protect:     ProtectConfig{MergeMaxBytes: 4 << 20, TenantRate: 200, TenantBurst: 400, TenantConcurrency: 64, AssetCacheBytes: 64 << 20},
 		Log:         LogConfig{Level: "info"},
+		Audit:       AuditConfig{Interval: 60 * time.Second, MaxStaleness: 10 * time.Minute},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
@@ -129,6 +131,7 @@ var envCases = []struct {
 	{"METABASE_SITE_URL", "https://mb.internal", func(c *Config) any { return c.Metabase.SiteURL }, "https://mb.internal"},
 	{"MB_EMBEDDING_SECRET_KEY", testEmbedKey + "\n", func(c *Config) any { return c.Metabase.EmbeddingSecretKey }, Secret(testEmbedKey)},
 	{"TENANTGATE_METABASE_TOKEN_TTL", "7m", func(c *Config) any { return c.Metabase.TokenTTL }, 7 * time.Minute},
+	{"METABASE_API_KEY", "mb_AbCdEf0123456789\n", func(c *Config) any { return c.Metabase.APIKey }, Secret("mb_AbCdEf0123456789")},
 
 	{"TENANTGATE_SESSION_COOKIE", "sid", func(c *Config) any { return c.Session.Cookie }, "sid"},
 	{"TENANTGATE_SESSION_JWT_SECRET", " k1 , k2,", func(c *Config) any { return c.Session.JWTSecrets }, []Secret{"k1", "k2"}},
@@ -162,7 +165,16 @@ var envCases = []struct {
 	{"TENANTGATE_MAX_TOKEN_BYTES", "2100", func(c *Config) any { return c.Limits.MaxTokenBytes }, 2100},
 	{"TENANTGATE_MAX_HEADER_BYTES", "22000", func(c *Config) any { return c.Limits.MaxHeaderBytes }, 22000},
 
+	{"TENANTGATE_DISABLE_QUERY_MERGING", "true", func(c *Config) any { return c.Protect.DisableQueryMerging }, true},
+	{"TENANTGATE_MERGE_MAX_BYTES", "1024", func(c *Config) any { return c.Protect.MergeMaxBytes }, 1024},
+	{"TENANTGATE_TENANT_RATE", "7", func(c *Config) any { return c.Protect.TenantRate }, 7},
+	{"TENANTGATE_TENANT_BURST", "9", func(c *Config) any { return c.Protect.TenantBurst }, 9},
+	{"TENANTGATE_TENANT_CONCURRENCY", "3", func(c *Config) any { return c.Protect.TenantConcurrency }, 3},
+	{"TENANTGATE_ASSET_CACHE_BYTES", "2048", func(c *Config) any { return c.Protect.AssetCacheBytes }, 2048},
 	{"TENANTGATE_LOG_LEVEL", "warn", func(c *Config) any { return c.Log.Level }, "warn"},
+
+	{"TENANTGATE_AUDIT_INTERVAL", "45s", func(c *Config) any { return c.Audit.Interval }, 45 * time.Second},
+	{"TENANTGATE_AUDIT_MAX_STALENESS", "20m", func(c *Config) any { return c.Audit.MaxStaleness }, 20 * time.Minute},
 }
 
 func TestEnvOverridesEveryField(t *testing.T) {
@@ -360,6 +372,7 @@ func TestSecretFiles(t *testing.T) {
 		{"embedding key, CRLF trimmed", "MB_EMBEDDING_SECRET_KEY", testEmbedKey + "\r\n", func(c *Config) any { return c.Metabase.EmbeddingSecretKey }, Secret(testEmbedKey)},
 		{"session secrets, comma-separated", "TENANTGATE_SESSION_JWT_SECRET", "first-key, second-key\n", func(c *Config) any { return c.Session.JWTSecrets }, []Secret{"first-key", "second-key"}},
 		{"handle secrets", "TENANTGATE_HANDLE_SECRET", testHandle + "\n", func(c *Config) any { return c.Handles.Secrets }, []Secret{testHandle}},
+		{"Metabase API key", "METABASE_API_KEY", "mb_AbCdEf0123456789\n", func(c *Config) any { return c.Metabase.APIKey }, Secret("mb_AbCdEf0123456789")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -376,7 +389,7 @@ func TestSecretFiles(t *testing.T) {
 }
 
 func TestSecretFileProblems(t *testing.T) {
-	for _, v := range []string{"MB_EMBEDDING_SECRET_KEY", "TENANTGATE_SESSION_JWT_SECRET", "TENANTGATE_HANDLE_SECRET"} {
+	for _, v := range []string{"MB_EMBEDDING_SECRET_KEY", "TENANTGATE_SESSION_JWT_SECRET", "TENANTGATE_HANDLE_SECRET", "METABASE_API_KEY"} {
 		t.Run(v+" and _FILE both set", func(t *testing.T) {
 			file := writeFile(t, "secret", "from-file")
 			_, err := Load("", envMap(map[string]string{v: "from-env", v + "_FILE": file}))

@@ -24,6 +24,11 @@ const (
 	// ModeDemo is a single local process: TENANTGATE_HANDLE_SECRET may be
 	// unset (the caller then uses a random per-process key).
 	ModeDemo
+	// ModeAudit is `tenantgate audit`, which only reads Metabase's admin
+	// API: METABASE_SITE_URL and METABASE_API_KEY are required, the tenant
+	// parameter and the policy are checked, and the gate's own keys and
+	// identity source are not needed.
+	ModeAudit
 )
 
 // Bounds that Validate enforces.
@@ -40,6 +45,12 @@ const (
 // variable and YAML key and says what to do. Validate never quotes a secret.
 func (c *Config) Validate(mode Mode) error {
 	var p problems
+	if mode == ModeAudit {
+		c.validateAudit(&p)
+		c.validateNames(&p)
+		c.validatePolicy(&p)
+		return p.err()
+	}
 	c.validateMetabase(&p)
 	c.validateIdentity(&p)
 	c.validateHandles(&p, mode)
@@ -57,6 +68,7 @@ func (c *Config) validateMetabase(p *problems) {
 	} else {
 		checkHTTPURL(p, "METABASE_SITE_URL (metabase.site_url)", c.Metabase.SiteURL)
 	}
+	c.validateAPIKey(p)
 
 	key := c.Metabase.EmbeddingSecretKey.Reveal()
 	switch {
@@ -65,6 +77,27 @@ func (c *Config) validateMetabase(p *problems) {
 	case len(key) != 64 || !isHex(key):
 		p.addf("MB_EMBEDDING_SECRET_KEY (metabase.embedding_secret_key) must be Metabase's embedding secret key, a hexadecimal-encoded 256-bit key (a 64-character string), but the value given %s: copy the key from Metabase (Admin settings > Embedding) unchanged",
 			hexProblem(key))
+	}
+}
+
+// validateAudit checks what `tenantgate audit` needs to read Metabase's
+// admin API.
+func (c *Config) validateAudit(p *problems) {
+	if c.Metabase.SiteURL == "" {
+		p.addf("METABASE_SITE_URL (metabase.site_url) is required: set it to the address Metabase's admin API is reached at, e.g. http://metabase:3000")
+	} else {
+		checkHTTPURL(p, "METABASE_SITE_URL (metabase.site_url)", c.Metabase.SiteURL)
+	}
+	if c.Metabase.APIKey == "" {
+		p.addf("METABASE_API_KEY (metabase.api_key) is required to audit: create an API key in the Administrators group (Admin settings > Authentication > API keys) and put it in METABASE_API_KEY or the file named by METABASE_API_KEY_FILE")
+	}
+	c.validateAPIKey(p)
+}
+
+// validateAPIKey rejects a key that could not be sent as a header value.
+func (c *Config) validateAPIKey(p *problems) {
+	if k := c.Metabase.APIKey.Reveal(); strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		p.addf("METABASE_API_KEY (metabase.api_key) contains spaces or control characters: copy the key from Metabase unchanged")
 	}
 }
 
@@ -153,10 +186,15 @@ func (c *Config) validateDurations(p *problems) {
 		{"TENANTGATE_UPSTREAM_RESPONSE_HEADER_TIMEOUT (upstream.response_header_timeout)", c.Upstream.ResponseHeaderTimeout},
 		{"TENANTGATE_UPSTREAM_TIMEOUT (upstream.timeout)", c.Upstream.Timeout},
 		{"TENANTGATE_PASS_THROUGH_MAX_LIFETIME (pass_through.max_lifetime)", c.PassThrough.MaxLifetime},
+		{"TENANTGATE_AUDIT_INTERVAL (audit.interval)", c.Audit.Interval},
+		{"TENANTGATE_AUDIT_MAX_STALENESS (audit.max_staleness)", c.Audit.MaxStaleness},
 	} {
 		if d.v <= 0 {
 			p.addf("%s is %s: it must be a positive duration such as 30s, or unset for the default", d.name, d.v)
 		}
+	}
+	if a := c.Audit; a.Interval > 0 && a.MaxStaleness > 0 && a.MaxStaleness < a.Interval {
+		p.addf("TENANTGATE_AUDIT_MAX_STALENESS (audit.max_staleness) %s is shorter than TENANTGATE_AUDIT_INTERVAL (audit.interval) %s: every verdict would go stale before the next audit; set it to a few intervals", a.MaxStaleness, a.Interval)
 	}
 	if c.Metabase.TokenTTL > maxTokenTTL {
 		p.addf("TENANTGATE_METABASE_TOKEN_TTL (metabase.token_ttl) is %s: it must be at most %s, since a Metabase token cannot be revoked before it expires", c.Metabase.TokenTTL, maxTokenTTL)

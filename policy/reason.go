@@ -21,6 +21,7 @@ const (
 	ReasonHandleExpired       Reason = "handle-expired"
 	ReasonTokenInvalid        Reason = "token-invalid"
 	ReasonResourceNotAllowed  Reason = "resource-not-allowed"
+	ReasonResourceUnsafe      Reason = "resource-unsafe"
 	ReasonParamNotAllowed     Reason = "param-not-allowed"
 	ReasonDownloadNotAllowed  Reason = "download-not-allowed"
 	ReasonListingNotAllowed   Reason = "listing-not-allowed"
@@ -29,6 +30,7 @@ const (
 	ReasonMalformedRequest    Reason = "malformed-request"
 	ReasonRequestTooLarge     Reason = "request-too-large"
 	ReasonIdentityUnavailable Reason = "identity-unavailable"
+	ReasonRateLimited         Reason = "rate-limited"
 	ReasonUpstreamUnavailable Reason = "upstream-unavailable"
 	ReasonUpstreamTimeout     Reason = "upstream-timeout"
 	ReasonInternal            Reason = "internal-error"
@@ -39,9 +41,9 @@ var Reasons = []Reason{
 	ReasonAllowed, ReasonNoSession, ReasonSessionInvalid, ReasonSessionExpired,
 	ReasonTenantMissing, ReasonTenantMismatch, ReasonClaimMissing, ReasonSubjectMismatch,
 	ReasonHandleInvalid, ReasonHandleExpired, ReasonTokenInvalid,
-	ReasonResourceNotAllowed, ReasonParamNotAllowed, ReasonDownloadNotAllowed,
+	ReasonResourceNotAllowed, ReasonResourceUnsafe, ReasonParamNotAllowed, ReasonDownloadNotAllowed,
 	ReasonListingNotAllowed, ReasonRouteNotAllowed, ReasonMethodNotAllowed,
-	ReasonMalformedRequest, ReasonRequestTooLarge, ReasonIdentityUnavailable,
+	ReasonMalformedRequest, ReasonRequestTooLarge, ReasonIdentityUnavailable, ReasonRateLimited,
 	ReasonUpstreamUnavailable, ReasonUpstreamTimeout, ReasonInternal,
 }
 
@@ -61,6 +63,7 @@ var reasonInfo = map[Reason]struct {
 	ReasonHandleExpired:       {http.StatusForbidden, "This embed link has expired. Reload the page in your application."},
 	ReasonTokenInvalid:        {http.StatusForbidden, "This embed token is not accepted by the gateway."},
 	ReasonResourceNotAllowed:  {http.StatusForbidden, "Your organization may not view this dashboard or question."},
+	ReasonResourceUnsafe:      {http.StatusForbidden, "This dashboard or question is withheld: its set-up in Metabase could show other organizations' data. Ask your administrator to check it."},
 	ReasonParamNotAllowed:     {http.StatusBadRequest, "A filter in this request may not be set from the browser."},
 	ReasonDownloadNotAllowed:  {http.StatusForbidden, "Downloads are not enabled for this dashboard or question."},
 	ReasonListingNotAllowed:   {http.StatusForbidden, "Listing the values of this filter is not enabled."},
@@ -69,6 +72,7 @@ var reasonInfo = map[Reason]struct {
 	ReasonMalformedRequest:    {http.StatusBadRequest, "The request path or query is malformed."},
 	ReasonRequestTooLarge:     {http.StatusRequestHeaderFieldsTooLarge, "The request is too large."},
 	ReasonIdentityUnavailable: {http.StatusServiceUnavailable, "The gateway could not check your session right now. Try again shortly."},
+	ReasonRateLimited:         {http.StatusTooManyRequests, "Your organization is sending too many analytics requests right now. Try again in a moment."},
 	ReasonUpstreamUnavailable: {http.StatusBadGateway, "Analytics are unavailable right now. Try again shortly."},
 	ReasonUpstreamTimeout:     {http.StatusGatewayTimeout, "Analytics took too long to answer. Try again shortly."},
 	ReasonInternal:            {http.StatusInternalServerError, "The gateway failed to handle this request."},

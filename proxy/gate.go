@@ -50,6 +50,10 @@ type Gate struct {
 	trusted  []*net.IPNet
 	csp      string
 
+	merge  *merger // nil when merging is off
+	fair   *fairness
+	assets *assetCache
+
 	admin   *Admin
 	proxy   *httputil.ReverseProxy
 	handler http.Handler
@@ -98,6 +102,12 @@ func New(o Options) (*Gate, error) {
 		rt = newTransport(o.Config.Upstream)
 	}
 	g.proxy = g.newReverseProxy(rt)
+	pc := o.Config.Protect
+	if !pc.DisableQueryMerging {
+		g.merge = newMerger(pc.MergeMaxBytes)
+	}
+	g.fair = newFairness(pc.TenantRate, pc.TenantBurst, pc.TenantConcurrency)
+	g.assets = newAssetCache(pc.AssetCacheBytes)
 	g.handler = g.observe(g.router())
 	return g, nil
 }

@@ -179,7 +179,61 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 		upTok = tok
 	}
 	s.upToken = upTok
-	g.forward(w, r, p.WithToken(upTok), grant.Query)
+	path := p.WithToken(upTok)
+	if g.merge != nil && p.Endpoint == policy.EndpointQuery && s.renewed == "" {
+		g.forwardMerged(w, r, who, path, grant.Query)
+		return
+	}
+	g.forwardFair(w, r, who, path, grant.Query)
+}
+
+// forwardFair forwards under the tenant's fairness limits: only requests
+// that reach Metabase count, so a merged crowd of one dashboard does not.
+func (g *Gate) forwardFair(w http.ResponseWriter, r *http.Request, who *auth.Identity, path, query string) {
+	release := g.admit(w, r, who)
+	if release == nil {
+		return
+	}
+	defer release()
+	g.forward(w, r, path, query)
+}
+
+// admit applies per-tenant fairness; it answers 429 and returns nil when
+// the caller's tenant is over its rate or its in-flight cap.
+func (g *Gate) admit(w http.ResponseWriter, r *http.Request, who *auth.Identity) (release func()) {
+	release, wait := g.fair.admit(who.Tenant, g.now())
+	if release == nil {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		g.deny(w, r, policy.Decision{Reason: policy.ReasonRateLimited, Detail: "tenant over its rate or concurrency limit"})
+	}
+	return release
+}
+
+// forwardMerged forwards a static-embed query, sharing one upstream call
+// among identical concurrent ones (see merger).
+func (g *Gate) forwardMerged(w http.ResponseWriter, r *http.Request, who *auth.Identity, path, query string) {
+	key := path + "?" + query + "\x00" + r.Header.Get("Accept-Encoding")
+	c, leader := g.merge.join(key)
+	if !leader {
+		select {
+		case <-c.done:
+		case <-r.Context().Done():
+			return
+		}
+		if c.shared != nil {
+			g.metrics.Cache("merge", true)
+			c.shared.writeTo(w, true)
+			return
+		}
+		g.forwardFair(w, r, who, path, query)
+		return
+	}
+	g.metrics.Cache("merge", false)
+	tee := &teeWriter{ResponseWriter: w, max: g.merge.max}
+	var res *sharedResponse
+	defer func() { g.merge.finish(key, c, res) }()
+	g.forwardFair(tee, r, who, path, query)
+	res = tee.result(r.Context().Err() == nil && scopeOf(r).upstreamAt != 0)
 }
 
 // credential verifies the token segment: a gate handle, or in pass-through
@@ -209,7 +263,24 @@ func (g *Gate) serveStatic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scopeOf(r).kind = kindStatic
-	g.forward(w, r, g.stripPrefix(r), r.URL.RawQuery)
+	path := g.stripPrefix(r)
+	if !cacheableAsset(path, r) {
+		g.forward(w, r, path, r.URL.RawQuery)
+		return
+	}
+	if res, ok := g.assets.get(path); ok {
+		g.metrics.Cache("assets", true)
+		res.writeTo(w, false)
+		return
+	}
+	g.metrics.Cache("assets", false)
+	// Fetch it plainly (no client encoding) so one copy serves everyone.
+	r.Header.Del("Accept-Encoding")
+	tee := &teeWriter{ResponseWriter: w, max: maxAsset}
+	g.forward(tee, r, path, "")
+	if r.Method == http.MethodGet {
+		g.assets.put(path, tee.result(r.Context().Err() == nil && scopeOf(r).upstreamAt != 0))
+	}
 }
 
 // serveProperties passes Metabase's public settings to signed-in callers,

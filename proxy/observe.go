@@ -91,39 +91,50 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 		sw.Header().Set("X-Request-Id", s.requestID)
 		g.metrics.InFlightInc()
 		r = withScope(r, s)
+		// Book-keeping runs even when the reverse proxy aborts a cut
+		// stream with panic(http.ErrAbortHandler), which net/http expects.
+		defer func() {
+			g.metrics.InFlightDec()
+			g.record(r, sw, s, time.Since(start))
+			if v := recover(); v != nil {
+				panic(v)
+			}
+			o.sw = statusWriter{}
+			o.sc = scope{}
+			observed.Put(o)
+		}()
 		if reason, detail := g.sane(r); reason != "" {
 			g.deny(sw, r, policy.Decision{Reason: reason, Detail: detail})
-		} else {
-			next.ServeHTTP(sw, r)
+			return
 		}
-		g.metrics.InFlightDec()
-		d := time.Since(start)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		g.metrics.ObserveRequest(s.route, r.Method, sw.status, d)
-		if ce := g.log.Check(zap.InfoLevel, "request"); ce != nil {
-			fields := []zap.Field{
-				zap.String("request_id", s.requestID),
-				zap.String("route", s.route),
-				zap.String("method", r.Method),
-				zap.String("path", redactPath(r.URL.EscapedPath())),
-				zap.Int("status", sw.status),
-				zap.Int64("bytes", sw.bytes),
-				zap.Duration("duration", d),
-			}
-			if s.identity != nil {
-				fields = append(fields, zap.String("tenant", s.identity.Tenant), zap.String("subject", s.identity.Subject))
-			}
-			if s.decided {
-				fields = append(fields, zap.String("reason", string(s.decision.Reason)))
-			}
-			ce.Write(fields...)
-		}
-		o.sw = statusWriter{}
-		o.sc = scope{}
-		observed.Put(o)
+		next.ServeHTTP(sw, r)
 	})
+}
+
+// record counts the request and writes its one access log line.
+func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Duration) {
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	g.metrics.ObserveRequest(s.route, r.Method, sw.status, d)
+	if ce := g.log.Check(zap.InfoLevel, "request"); ce != nil {
+		fields := []zap.Field{
+			zap.String("request_id", s.requestID),
+			zap.String("route", s.route),
+			zap.String("method", r.Method),
+			zap.String("path", redactPath(r.URL.EscapedPath())),
+			zap.Int("status", sw.status),
+			zap.Int64("bytes", sw.bytes),
+			zap.Duration("duration", d),
+		}
+		if s.identity != nil {
+			fields = append(fields, zap.String("tenant", s.identity.Tenant), zap.String("subject", s.identity.Subject))
+		}
+		if s.decided {
+			fields = append(fields, zap.String("reason", string(s.decision.Reason)))
+		}
+		ce.Write(fields...)
+	}
 }
 
 // sane refuses paths that servers resolve differently (dot segments,

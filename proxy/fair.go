@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
+)
+
+// fairness keeps one tenant from starving the others: a token bucket and a
+// cap on requests in flight, per tenant. Tenants are kept in a bounded LRU;
+// an evicted tenant starts again with a full bucket, which only errs on
+// the side of serving.
+type fairness struct {
+	limit   rate.Limit
+	burst   int
+	maxConc int
+	tenants *lru.Cache[string, *tenantState]
+	mu      sync.Mutex // serialises create-on-miss
+}
+
+type tenantState struct {
+	lim      *rate.Limiter
+	mu       sync.Mutex
+	inflight int
+}
+
+func newFairness(perSecond, burst, maxConc int) *fairness {
+	c, _ := lru.New[string, *tenantState](100000)
+	return &fairness{limit: rate.Limit(perSecond), burst: burst, maxConc: maxConc, tenants: c}
+}
+
+func (f *fairness) state(tenant string) *tenantState {
+	if st, ok := f.tenants.Get(tenant); ok {
+		return st
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st, ok := f.tenants.Get(tenant); ok {
+		return st
+	}
+	st := &tenantState{lim: rate.NewLimiter(f.limit, f.burst)}
+	f.tenants.Add(tenant, st)
+	return st
+}
+
+// admit takes a slot for tenant. It returns a release func, or nil and how
+// long the client should wait before retrying.
+func (f *fairness) admit(tenant string, now time.Time) (release func(), retry time.Duration) {
+	st := f.state(tenant)
+	st.mu.Lock()
+	if st.inflight >= f.maxConc {
+		st.mu.Unlock()
+		return nil, time.Second
+	}
+	r := st.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		st.mu.Unlock()
+		return nil, d
+	}
+	st.inflight++
+	st.mu.Unlock()
+	return func() {
+		st.mu.Lock()
+		st.inflight--
+		st.mu.Unlock()
+	}, 0
+}
+
+// retryAfter renders a wait as whole seconds, at least 1.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int(math.Max(1, math.Ceil(d.Seconds()))))
+}

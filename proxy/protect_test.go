@@ -1,0 +1,256 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tenantgate/tenantgate/configs"
+	"github.com/tenantgate/tenantgate/proxy/metabasetest"
+)
+
+// slowQueries makes every stand-in query take d and counts, per path kind,
+// how many reached it (and the most at once).
+type slowQueries struct {
+	queries, peak, now atomic.Int32
+}
+
+func (s *slowQueries) install(h *harness, d time.Duration) {
+	h.mb.SetOverride(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.Contains(r.URL.Path, "/dashcard/") {
+			s.queries.Add(1)
+			n := s.now.Add(1)
+			for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
+			}
+			time.Sleep(d)
+			s.now.Add(-1)
+		}
+		return false // the stand-in answers as usual
+	})
+}
+
+func rowsTenants(t *testing.T, body []byte) map[string]bool {
+	t.Helper()
+	var q queryJSON
+	if err := json.Unmarshal(body, &q); err != nil {
+		t.Fatalf("query body: %v: %.200s", err, body)
+	}
+	out := map[string]bool{}
+	for _, row := range q.Data.Rows {
+		out[row[1].(string)] = true
+	}
+	return out
+}
+
+func TestQueryMerging(t *testing.T) {
+	// With the default fairness limits: merged followers do not count.
+	tests := []struct {
+		name     string
+		tenants  int
+		maxCalls int32
+	}{
+		{"200 identical requests of one tenant", 1, 2},
+		{"200 requests across 10 tenants", 10, 20},
+	}
+	all := append([]string{}, metabasetest.Tenants...)
+	for i := len(all); i < 10; i++ {
+		all = append(all, "tenant"+string(rune('a'+i)))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			var sq slowQueries
+			sq.install(h, 100*time.Millisecond)
+			type caller struct{ tenant, sess, path string }
+			callers := make([]caller, tt.tenants)
+			for i := range callers {
+				ten := all[i]
+				sess := session("u-"+ten, ten, time.Hour)
+				handle := h.mint(sess, "dashboard", metabasetest.DashboardOrders)
+				callers[i] = caller{ten, sess, "/api/embed/dashboard/" + handle + "/dashcard/11/card/1"}
+			}
+			var wg sync.WaitGroup
+			start := time.Now()
+			for i := 0; i < 200; i++ {
+				c := callers[i%len(callers)]
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					w := h.do("GET", c.path, c.sess, nil)
+					if w.Code != http.StatusAccepted {
+						t.Errorf("%s: %d %s", c.tenant, w.Code, w.Body)
+						return
+					}
+					for got := range rowsTenants(t, w.Body.Bytes()) {
+						if got != c.tenant {
+							t.Errorf("caller of %s got a row of %s", c.tenant, got)
+						}
+					}
+					if w.Header().Get("X-Request-Id") == "" || w.Header().Get("X-Tenantgate-Handle") != "" {
+						t.Errorf("merged answer headers: %v", w.Header())
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			if n := sq.queries.Load(); n > tt.maxCalls {
+				t.Errorf("Metabase ran %d queries, want at most %d", n, tt.maxCalls)
+			}
+			t.Logf("%d upstream queries for 200 requests in %s", sq.queries.Load(), elapsed)
+		})
+	}
+
+	t.Run("different params are never merged", func(t *testing.T) {
+		h := newHarness(t, func(c *configs.Config) {
+			c.Policy.Resources = []configs.ResourcePolicy{{Dashboard: 1, EditableParams: []string{"status"}}}
+		})
+		var sq slowQueries
+		sq.install(h, 50*time.Millisecond)
+		sess := session("alice", "acme", time.Hour)
+		handle := h.mint(sess, "dashboard", 1)
+		var wg sync.WaitGroup
+		for _, st := range []string{"paid", "pending", "refunded"} {
+			for i := 0; i < 5; i++ {
+				wg.Add(1)
+				go func(st string) {
+					defer wg.Done()
+					w := h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1?parameters=%7B%22status%22%3A%22"+st+"%22%7D", sess, nil)
+					var q queryJSON
+					_ = json.Unmarshal(w.Body.Bytes(), &q)
+					for _, row := range q.Data.Rows {
+						if row[4] != st {
+							t.Errorf("asked for %s, got a %v row", st, row[4])
+						}
+					}
+				}(st)
+			}
+		}
+		wg.Wait()
+		if n := sq.queries.Load(); n < 3 {
+			t.Errorf("%d upstream queries for 3 different filters", n)
+		}
+	})
+
+	t.Run("errors are not shared", func(t *testing.T) {
+		h := newHarness(t, nil)
+		var calls atomic.Int32
+		h.mb.SetOverride(func(w http.ResponseWriter, r *http.Request) bool {
+			if strings.Contains(r.URL.Path, "/dashcard/") {
+				calls.Add(1)
+				time.Sleep(50 * time.Millisecond)
+				http.Error(w, "boom", http.StatusInternalServerError)
+				return true
+			}
+			return false
+		})
+		sess := session("alice", "acme", time.Hour)
+		handle := h.mint(sess, "dashboard", 1)
+		var wg sync.WaitGroup
+		for i := 0; i < 10; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil)
+			}()
+		}
+		wg.Wait()
+		if n := calls.Load(); n < 2 {
+			t.Errorf("a 500 was shared: %d upstream calls for 10 requests", n)
+		}
+	})
+}
+
+func TestTenantFairness(t *testing.T) {
+	h := newHarness(t, func(c *configs.Config) {
+		c.Protect.TenantConcurrency, c.Protect.TenantRate, c.Protect.TenantBurst = 4, 1000, 1000
+		c.Protect.DisableQueryMerging = true
+	})
+	var sq slowQueries
+	sq.install(h, 50*time.Millisecond)
+	flood := session("f", "acme", time.Hour)
+	calm := session("c", "globex", time.Hour)
+	fh := h.mint(flood, "dashboard", 1)
+	ch := h.mint(calm, "dashboard", 1)
+	var limited, calmLimited atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := h.do("GET", "/api/embed/dashboard/"+fh+"/dashcard/11/card/1", flood, nil)
+			if w.Code == http.StatusTooManyRequests {
+				limited.Add(1)
+				if reason(w) != "rate-limited" || w.Header().Get("Retry-After") == "" {
+					t.Errorf("429 without reason or Retry-After: %v %s", w.Header(), w.Body)
+				}
+			}
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if w := h.do("GET", "/api/embed/dashboard/"+ch+"/dashcard/11/card/1", calm, nil); w.Code != http.StatusAccepted {
+				calmLimited.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if limited.Load() == 0 {
+		t.Error("the flooding tenant was never limited")
+	}
+	if calmLimited.Load() != 0 {
+		t.Errorf("the calm tenant was refused %d times", calmLimited.Load())
+	}
+	if p := sq.peak.Load(); p > 4+3 {
+		t.Errorf("%d queries at once reached Metabase, want at most 4 of the flooding tenant plus 3", p)
+	}
+
+	t.Run("token bucket", func(t *testing.T) {
+		h := newHarness(t, func(c *configs.Config) { c.Protect.TenantRate, c.Protect.TenantBurst = 1, 3 })
+		sess := session("a", "acme", time.Hour)
+		handle := h.mint(sess, "dashboard", 1)
+		codes := map[int]int{}
+		for i := 0; i < 6; i++ {
+			codes[h.do("GET", "/api/embed/dashboard/"+handle, sess, nil).Code]++
+		}
+		if codes[http.StatusOK] != 3 || codes[http.StatusTooManyRequests] != 3 {
+			t.Errorf("codes = %v, want 3 served then 3 limited", codes)
+		}
+	})
+}
+
+func TestAssetCache(t *testing.T) {
+	h := newHarness(t, nil)
+	var calls atomic.Int32
+	h.mb.SetOverride(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, "/app/") {
+			calls.Add(1)
+		}
+		return false
+	})
+	var first string
+	for i := 0; i < 5; i++ {
+		w := h.do("GET", "/app/dist/app.css", "", http.Header{"Accept-Encoding": {"gzip"}})
+		if w.Code != http.StatusOK {
+			t.Fatalf("asset: %d", w.Code)
+		}
+		if i == 0 {
+			first = w.Body.String()
+		} else if w.Body.String() != first || !strings.Contains(w.Header().Get("Cache-Control"), "immutable") {
+			t.Errorf("cached asset differs or lacks long-lived caching: %q", w.Header().Get("Cache-Control"))
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("Metabase served the asset %d times, want once", n)
+	}
+	h.do("GET", "/app/dist/missing.js", "", nil)
+	h.do("GET", "/app/dist/missing.js", "", nil)
+	if n := calls.Load(); n != 3 {
+		t.Errorf("a 404 was cached: %d upstream calls", n)
+	}
+}
