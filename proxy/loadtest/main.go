@@ -1,0 +1,128 @@
+// Command loadtest starts, on loopback, the three servers that
+// proxy/loadtest/run.sh measures with wrk: a static upstream, a bare
+// httputil.ReverseProxy in front of it (tuned transport, pooled buffers,
+// no checks, no logging), and the gate with every check on (session JWT,
+// handle, policy, re-signing, header strip, metrics, JSON access log).
+// It prints the request line and cookie to use, then serves until killed.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	_ "net/http/pprof"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/tenantgate/tenantgate/auth"
+	"github.com/tenantgate/tenantgate/configs"
+	"github.com/tenantgate/tenantgate/metrics"
+	"github.com/tenantgate/tenantgate/proxy"
+)
+
+const (
+	mbKey      = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	sessionKey = "load-session-key-0123456789abcdef0123456789"
+	handleKey  = "load-handle-key-0123456789abcdef0123456789"
+)
+
+func main() {
+	size := flag.Int("size", 20<<10, "response body bytes")
+	upAddr := flag.String("upstream", "127.0.0.1:18080", "static upstream address")
+	bareAddr := flag.String("bare", "127.0.0.1:18081", "bare reverse proxy address")
+	gateAddr := flag.String("gate", "127.0.0.1:18082", "gate address")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof here (e.g. 127.0.0.1:6060) to profile the gate under load")
+	flag.Parse()
+	if *pprofAddr != "" {
+		serve(*pprofAddr, http.DefaultServeMux)
+	}
+
+	body := make([]byte, *size)
+	for i := range body {
+		body[i] = 'a' + byte(i%26)
+	}
+	serve(*upAddr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}))
+
+	cfg := &configs.Config{}
+	cfg.Metabase.SiteURL = "http://" + *upAddr
+	cfg.Metabase.EmbeddingSecretKey = mbKey
+	cfg.Session.JWTSecrets = []configs.Secret{sessionKey}
+	cfg.Handles.Secrets = []configs.Secret{handleKey}
+	cfg.ApplyDefaults()
+	// Load from one client is one tenant: lift its fairness limits so the
+	// measure is the proxy's cost, not the limiter's refusals; and measure
+	// every request reaching upstream (merging would flatter the gate).
+	cfg.Protect.TenantRate, cfg.Protect.TenantBurst, cfg.Protect.TenantConcurrency = 1e9, 1e9, 1e6
+	cfg.Protect.DisableQueryMerging = true
+	if err := cfg.Validate(configs.ModeServe); err != nil {
+		log.Fatal(err)
+	}
+	target, _ := url.Parse(cfg.Metabase.SiteURL)
+	tr := &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}
+	serve(*bareAddr, &httputil.ReverseProxy{
+		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		Transport:  tr,
+		BufferPool: pool{},
+		ErrorLog:   log.New(io.Discard, "", 0),
+	})
+
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	logger := zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zap.InfoLevel))
+	st, err := proxy.Build(context.Background(), cfg, logger, prometheus.NewRegistry(), metrics.BuildInfo{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	serve(*gateAddr, st.Gate)
+
+	keys, _ := auth.NewHandleKeyring([]string{handleKey}, 24*time.Hour, 10, nil)
+	handle, _, _ := keys.Seal(auth.Resource{Kind: auth.KindDashboard, ID: 1}, map[string]any{"organization_id": "acme"}, "acme", "alice")
+	sess, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "organization_id": "acme", "exp": time.Now().Add(24 * time.Hour).Unix()}).SignedString([]byte(sessionKey))
+	fmt.Printf("PATH=/api/embed/dashboard/%s/dashcard/11/card/1\nCOOKIE=session=%s\n", handle, sess)
+	os.Stdout.Sync()
+	select {}
+}
+
+// pool is the bare proxy's copy-buffer pool, as the gate has.
+type pool struct{}
+
+var buffers = make(chan []byte, 1024)
+
+func (pool) Get() []byte {
+	select {
+	case b := <-buffers:
+		return b
+	default:
+		return make([]byte, 32<<10)
+	}
+}
+
+func (pool) Put(b []byte) {
+	select {
+	case buffers <- b:
+	default:
+	}
+}
+
+func serve(addr string, h http.Handler) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() { log.Fatal((&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)) }()
+}
