@@ -3,6 +3,7 @@
 //	tenantgate [serve] [--config FILE]   run the gateway (the default)
 //	tenantgate check-config [--config FILE]
 //	tenantgate demo                      gateway + Metabase stand-in + sample app on loopback
+//	tenantgate explain [--config FILE] (--token JWT | --claims JSON) METHOD PATH
 //	tenantgate version
 package main
 
@@ -43,6 +44,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	if cmd == "explain" {
+		return explain(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("tenantgate "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFlag := fs.String("config", "", "YAML config file (or TENANTGATE_CONFIG)")
@@ -68,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "tenantgate %s (revision %s, %s)\n", b.Version, b.Revision, b.GoVersion)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "unknown command %q; use serve, check-config, demo or version\n", cmd)
+		fmt.Fprintf(stderr, "unknown command %q; use serve, check-config, demo, explain or version\n", cmd)
 		return 2
 	}
 }
