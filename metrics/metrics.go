@@ -67,6 +67,7 @@ type Metrics struct {
 	tokensMinted   *prometheus.CounterVec
 	cacheRequests  *prometheus.CounterVec
 	buildInfoGauge prometheus.Gauge
+	unsafe         prometheus.Gauge
 
 	// Children bound per label set; the maps of closed sets are filled by
 	// New and only read afterwards.
@@ -156,6 +157,10 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			Namespace: namespace, Name: "cache_requests_total",
 			Help: "Cache lookups, by cache and result (hit, miss).",
 		}, []string{"cache", "result"}),
+		unsafe: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "unsafe_resources",
+			Help: "Dashboards and questions the last successful audit of Metabase found unsafe to embed (the gate refuses them).",
+		}),
 		buildInfoGauge: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "build_info",
 			Help: "Always 1; its labels name the running build.",
@@ -180,7 +185,7 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			m.requests, m.requestDuration, m.inFlight,
 			m.upstreamDuration, m.upstreamErrors,
 			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.cacheRequests,
-			m.buildInfoGauge,
+			m.buildInfoGauge, m.unsafe,
 		)
 	}
 	return m
@@ -324,6 +329,15 @@ func (m *Metrics) newCacheChild(k cacheKey) prometheus.Counter {
 		result = "hit"
 	}
 	return m.cacheRequests.WithLabelValues(k.cache, result)
+}
+
+// UnsafeResources records how many dashboards and questions the last
+// successful audit found unsafe.
+func (m *Metrics) UnsafeResources(n int) {
+	if m == nil {
+		return
+	}
+	m.unsafe.Set(float64(n))
 }
 
 // childCache maps a label set to its bound child collectors. sync.Map suits

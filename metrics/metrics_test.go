@@ -62,6 +62,9 @@ func record(m *Metrics) {
 	m.Cache("session", true)
 	m.Cache("session", true)
 	m.Cache("session", false)
+
+	m.UnsafeResources(3)
+	m.UnsafeResources(2)
 }
 
 func TestExpositionGolden(t *testing.T) {
@@ -104,6 +107,7 @@ func TestMetricNames(t *testing.T) {
 		"tenantgate_http_requests_in_flight",
 		"tenantgate_tenant_mismatches_total",
 		"tenantgate_tokens_minted_total",
+		"tenantgate_unsafe_resources",
 		"tenantgate_upstream_errors_total",
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {

@@ -49,6 +49,10 @@ type readiness struct {
 	Status   string            `json:"status"`
 	Checks   map[string]string `json:"checks"`
 	Draining bool              `json:"draining,omitempty"`
+	// Audit is the audit guard's state; absent without METABASE_API_KEY.
+	// It does not change Status: a stale guard refuses embeds (403
+	// resource-unsafe), and the gate stays ready for everything else.
+	Audit *GuardState `json:"audit,omitempty"`
 }
 
 func (a *Admin) readyz(w http.ResponseWriter, r *http.Request) {
@@ -57,6 +61,10 @@ func (a *Admin) readyz(w http.ResponseWriter, r *http.Request) {
 		res.Status, res.Checks["metabase"] = "unavailable", err
 	} else {
 		res.Checks["metabase"] = "ok"
+	}
+	if a.gate.guard != nil {
+		st := a.gate.guard.State()
+		res.Audit = &st
 	}
 	if a.draining.Load() {
 		res.Status, res.Draining = "draining", true

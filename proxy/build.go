@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -12,6 +13,7 @@ import (
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/metrics"
 	"github.com/tenantgate/tenantgate/policy"
+	"github.com/tenantgate/tenantgate/policy/audit"
 )
 
 // Stack is a gate assembled from a validated config: the public handler,
@@ -20,6 +22,8 @@ type Stack struct {
 	Gate  *Gate
 	Admin http.Handler
 	Close func()
+	// Guard is the audit guard, nil without METABASE_API_KEY.
+	Guard *Guard
 }
 
 // Build assembles the gate from cfg. reg receives its metrics.
@@ -56,9 +60,43 @@ func Build(ctx context.Context, cfg *configs.Config, log *zap.Logger, reg *prome
 	if err != nil {
 		return nil, fmt.Errorf("compiling policy: %w", err)
 	}
-	g, err := New(Options{Config: cfg, Auth: authn, Handles: handles, Signer: signer, Policy: pol, Metrics: m, Logger: log})
+	guard, err := buildGuard(ctx, cfg, log, m)
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{Gate: g, Admin: NewAdmin(g, reg), Close: closeFn}, nil
+	g, err := New(Options{Config: cfg, Auth: authn, Handles: handles, Signer: signer, Policy: pol, Metrics: m, Logger: log, Guard: guard})
+	if err != nil {
+		return nil, err
+	}
+	return &Stack{Gate: g, Admin: NewAdmin(g, reg), Close: closeFn, Guard: guard}, nil
+}
+
+// buildGuard builds the audit guard when an API key is configured, runs the
+// first audit before the gate serves (a failure is logged, and the gate
+// refuses every resource until an audit succeeds), then audits every
+// TENANTGATE_AUDIT_INTERVAL until ctx ends. No key: nil.
+func buildGuard(ctx context.Context, cfg *configs.Config, log *zap.Logger, m *metrics.Metrics) (*Guard, error) {
+	key := cfg.Metabase.APIKey.Reveal()
+	if key == "" {
+		return nil, nil
+	}
+	hc := &http.Client{Transport: newTransport(cfg.Upstream), Timeout: 30 * time.Second}
+	client, err := audit.NewClient(cfg.Metabase.SiteURL, key, hc)
+	if err != nil {
+		return nil, fmt.Errorf("building the audit client: %w", err)
+	}
+	acfg := audit.ConfigFor(cfg)
+	guard, err := NewGuard(GuardOptions{
+		Audit:        func(ctx context.Context) (*audit.Report, error) { return client.Run(ctx, acfg) },
+		Interval:     cfg.Audit.Interval,
+		MaxStaleness: cfg.Audit.MaxStaleness,
+		Logger:       log.Named("audit"),
+		Metrics:      m,
+	})
+	if err != nil {
+		return nil, err
+	}
+	_ = guard.Refresh(ctx) // logged; until one succeeds every resource is refused
+	go guard.Run(ctx)
+	return guard, nil
 }

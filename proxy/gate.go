@@ -20,7 +20,8 @@ import (
 )
 
 // Options are the parts a Gate is built from. All are required except
-// Transport (a tuned http.Transport is built from the config) and Now.
+// Transport (a tuned http.Transport is built from the config), Now and
+// Guard.
 type Options struct {
 	Config  *configs.Config
 	Auth    auth.Authenticator
@@ -32,6 +33,10 @@ type Options struct {
 
 	Transport http.RoundTripper
 	Now       func() time.Time
+	// Guard refuses resources the last audit of Metabase found unsafe; nil
+	// means no guard (no METABASE_API_KEY): the gate cannot see how
+	// dashboards are wired, and says so once at start.
+	Guard *Guard
 }
 
 // Gate is the public http.Handler: every browser request to Metabase goes
@@ -53,6 +58,7 @@ type Gate struct {
 	merge  *merger // nil when merging is off
 	fair   *fairness
 	assets *assetCache
+	guard  *Guard // nil: no audit of Metabase
 
 	admin   *Admin
 	proxy   *httputil.ReverseProxy
@@ -108,6 +114,10 @@ func New(o Options) (*Gate, error) {
 	}
 	g.fair = newFairness(pc.TenantRate, pc.TenantBurst, pc.TenantConcurrency)
 	g.assets = newAssetCache(pc.AssetCacheBytes)
+	g.guard = o.Guard
+	if g.guard == nil {
+		g.log.Warn("no METABASE_API_KEY: the gate cannot see how dashboards are wired, so it cannot refuse one whose card ignores the tenant (metabase#59677); set it to turn the audit guard on")
+	}
 	g.handler = g.observe(g.router())
 	return g, nil
 }

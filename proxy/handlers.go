@@ -81,6 +81,7 @@ func (g *Gate) serveMint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	grant, d := g.policy.Mint(who, res)
+	d = g.guarded(res, d)
 	g.decided(r, d)
 	if !d.Allow {
 		g.deny(w, r, d)
@@ -139,6 +140,7 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	grant, d := g.policy.Embed(who, cred, p, r.URL.Query(), g.now())
+	d = g.guarded(grant.Resource, d)
 	g.decided(r, d)
 	if !d.Allow {
 		g.deny(w, r, d)

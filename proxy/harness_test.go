@@ -25,6 +25,9 @@ const (
 	testMBKey      = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 	testSessionKey = "session-key-0123456789abcdef0123456789abcdef"
 	testHandleKey  = "handle-key-0123456789abcdef0123456789abcdef"
+	// testMBAPIKey is the stand-in's admin API key; a config with it turns
+	// the audit guard on.
+	testMBAPIKey = "mb_R2F0ZUd1YXJkVGVzdEtleTAxMjM0NTY="
 )
 
 // harness is a gate in front of the Metabase stand-in, both real HTTP
@@ -42,7 +45,7 @@ type harness struct {
 
 func newHarness(t *testing.T, tweak func(*configs.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, mb: metabasetest.New(metabasetest.Options{SecretKey: testMBKey})}
+	h := &harness{t: t, mb: metabasetest.New(metabasetest.Options{SecretKey: testMBKey, APIKey: testMBAPIKey})}
 	h.mbSrv = httptest.NewServer(h.mb)
 	t.Cleanup(h.mbSrv.Close)
 	cfg := &configs.Config{}

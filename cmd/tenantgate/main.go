@@ -4,6 +4,7 @@
 //	tenantgate check-config [--config FILE]
 //	tenantgate demo                      gateway + Metabase stand-in + sample app on loopback
 //	tenantgate explain [--config FILE] (--token JWT | --claims JSON) METHOD PATH
+//	tenantgate audit [--config FILE] [--format table|json]   audit Metabase (exit 0 clean, 1 findings, 2 could not audit)
 //	tenantgate version
 package main
 
@@ -47,6 +48,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == "explain" {
 		return explain(args, stdout, stderr)
 	}
+	if cmd == "audit" {
+		return runAudit(args, os.LookupEnv, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("tenantgate "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFlag := fs.String("config", "", "YAML config file (or TENANTGATE_CONFIG)")
@@ -72,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "tenantgate %s (revision %s, %s)\n", b.Version, b.Revision, b.GoVersion)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "unknown command %q; use serve, check-config, demo, explain or version\n", cmd)
+		fmt.Fprintf(stderr, "unknown command %q; use serve, check-config, demo, explain, audit or version\n", cmd)
 		return 2
 	}
 }

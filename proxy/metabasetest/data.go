@@ -39,6 +39,10 @@ const (
 	DashboardUnpublished = 4
 	// DashboardArchived is DashboardOrders, published but archived.
 	DashboardArchived = 5
+	// DashboardNoTenant is published without an organization_id parameter;
+	// instead an "enabled" (browser-settable) organization filter is wired
+	// to the organization_id column.
+	DashboardNoTenant = 6
 )
 
 // Card (question) ids.
@@ -76,6 +80,7 @@ const (
 
 	DashcardUnpublishedTable = 41 // DashboardUnpublished: QuestionOrders
 	DashcardArchivedTable    = 51 // DashboardArchived: QuestionOrders
+	DashcardNoTenantTable    = 61 // DashboardNoTenant: QuestionOrders, wired to ParamPickOrganization and status
 )
 
 // Parameter ids. Dashboard parameters and card parameters (template tags)
@@ -84,6 +89,9 @@ const (
 	ParamOrganization = "p_org"
 	ParamStatus       = "p_status"
 	ParamRegion       = "p_region"
+	// ParamPickOrganization is DashboardNoTenant's "enabled" organization
+	// filter, slug "organization".
+	ParamPickOrganization = "p_org_pick"
 
 	CardParamOrganization = "c_org"
 	CardParamStatus       = "c_status"
@@ -242,6 +250,8 @@ type card struct {
 	EmbeddingParams []embeddingParam
 	EnableEmbedding bool
 	Archived        bool
+	// PublicUUID is the card's public link ("" for none).
+	PublicUUID string
 }
 
 // mapping wires a dashboard parameter to a dashcard: to a column of the
@@ -270,6 +280,8 @@ type dashboard struct {
 	EnableEmbedding bool
 	Archived        bool
 	Dashcards       []dashcard
+	// PublicUUID is the dashboard's public link ("" for none).
+	PublicUUID string
 }
 
 func cardParams() []param {
@@ -292,7 +304,7 @@ var cards = []card{
 	{ID: QuestionOrders, EntityID: "OrdersCard00000000001", Name: "Orders", Description: "Every order of the organization.",
 		Display: "table", Native: true, Kind: kindRows, Params: cardParams(), EmbeddingParams: tenantLocked(), EnableEmbedding: true},
 	{ID: QuestionRevenueByStatus, EntityID: "RevenueByStatusCard02", Name: "Revenue by status", Description: "Orders and revenue per status.",
-		Display: "bar", Kind: kindByStatus},
+		Display: "bar", Kind: kindByStatus, PublicUUID: PublicLinkRevenue},
 	{ID: QuestionAllOrdersCount, EntityID: "AllOrdersCountCard003", Name: "All orders count", Description: "How many orders there are.",
 		Display: "scalar", Kind: kindCount},
 	{ID: QuestionArchived, EntityID: "ArchivedCard000000004", Name: "Orders (archived)", Display: "table", Native: true, Kind: kindRows,
@@ -353,22 +365,66 @@ var dashboards = func() []dashboard {
 		{ID: DashboardArchived, EntityID: "ArchivedDash000000005", Name: "Archived overview",
 			Params: dashboardParams(), EmbeddingParams: tenantLocked(), EnableEmbedding: true, Archived: true,
 			Dashcards: []dashcard{tableDashcard(DashcardArchivedTable)}},
+		{ID: DashboardNoTenant, EntityID: "NoTenantDash000000006", Name: "Orders (pick an organization)", Description: "No tenant parameter; the organization is a filter.",
+			Params: []param{
+				{ID: ParamPickOrganization, Name: "Organization", Slug: "organization", Type: "string/=", Field: "organization_id"},
+				{ID: ParamStatus, Name: "Status", Slug: slugStatus, Type: "string/=", Field: "status"},
+			},
+			EmbeddingParams: []embeddingParam{{"organization", statusEnabled}, {slugStatus, statusEnabled}}, EnableEmbedding: true,
+			Dashcards: []dashcard{{ID: DashcardNoTenantTable, CardID: QuestionOrders, Col: 0, Row: 0, SizeX: 24, SizeY: 8, Mappings: []mapping{
+				{ParamID: ParamPickOrganization, Field: "organization_id"},
+				{ParamID: ParamStatus, Field: "status"},
+			}}}},
 	}
 }()
 
-func findCard(id int) *card {
-	for i := range cards {
-		if cards[i].ID == id {
-			return &cards[i]
+// content is what one Server serves: the sample cards and dashboards, its
+// own copy, so tests can change it (see WireDashcard) without touching
+// other servers. It is never changed in place: a change stores a new copy,
+// and a request reads one snapshot from start to end.
+type content struct {
+	cards      []card
+	dashboards []dashboard
+	sandboxes  []sandbox
+}
+
+// sampleContent is a deep copy of the sample cards and dashboards.
+func sampleContent() *content {
+	return (&content{cards: cards, dashboards: dashboards, sandboxes: sandboxes}).clone()
+}
+
+func (ct *content) clone() *content {
+	out := &content{cards: slices.Clone(ct.cards), dashboards: slices.Clone(ct.dashboards), sandboxes: slices.Clone(ct.sandboxes)}
+	for i := range out.cards {
+		c := &out.cards[i]
+		c.Params = slices.Clone(c.Params)
+		c.EmbeddingParams = slices.Clone(c.EmbeddingParams)
+	}
+	for i := range out.dashboards {
+		d := &out.dashboards[i]
+		d.Params = slices.Clone(d.Params)
+		d.EmbeddingParams = slices.Clone(d.EmbeddingParams)
+		d.Dashcards = slices.Clone(d.Dashcards)
+		for j := range d.Dashcards {
+			d.Dashcards[j].Mappings = slices.Clone(d.Dashcards[j].Mappings)
+		}
+	}
+	return out
+}
+
+func (ct *content) card(id int) *card {
+	for i := range ct.cards {
+		if ct.cards[i].ID == id {
+			return &ct.cards[i]
 		}
 	}
 	return nil
 }
 
-func findDashboard(id int) *dashboard {
-	for i := range dashboards {
-		if dashboards[i].ID == id {
-			return &dashboards[i]
+func (ct *content) dashboard(id int) *dashboard {
+	for i := range ct.dashboards {
+		if ct.dashboards[i].ID == id {
+			return &ct.dashboards[i]
 		}
 	}
 	return nil

@@ -1,8 +1,8 @@
 // Package metabasetest is a stand-in for Metabase's static (guest)
 // embedding surface, for tests and demos, like net/http/httptest is for
 // servers: the /api/embed API, the /embed pages, /api/health,
-// /api/session/properties and a few /app assets, over a small fixed
-// dataset. Invariant: it is never more lenient than Metabase v0.56 as
+// /api/session/properties, a few /app assets and the admin read API an
+// auditor uses (contract §5), over a small fixed dataset. Invariant: it is never more lenient than Metabase v0.56 as
 // described in shared/metabase-contract.md: same paths, same token and
 // embedding_params rules in the same order, same status codes and the same
 // text/plain error messages, including Metabase's holes (a locked parameter
@@ -31,13 +31,17 @@
 //	3 DashboardEditableTenant  organization_id enabled instead of locked; dashcards 31, 32
 //	4 DashboardUnpublished     as 1 with enable_embedding false; dashcard 41
 //	5 DashboardArchived        as 1, published but archived; dashcard 51
+//	6 DashboardNoTenant        published with no organization_id parameter; an "enabled"
+//	                           organization filter (p_org_pick, slug organization) is
+//	                           wired to the organization_id column instead; dashcard 61
 //
 // Cards (questions), with template-tag parameters c_org, c_status,
 // c_region:
 //
 //	1 QuestionOrders           native table; organization_id locked, status enabled,
 //	                           region disabled; published
-//	2 QuestionRevenueByStatus  status, count, sum of total; not published
+//	2 QuestionRevenueByStatus  status, count, sum of total; not published, but shared
+//	                           by a public link (PublicLinkRevenue)
 //	3 QuestionAllOrdersCount   count; not published
 //	4 QuestionArchived         as 1, archived
 //	5 QuestionEditableTenant   as 1 with organization_id enabled
@@ -45,6 +49,26 @@
 //
 // Every object also has a 21-character entity id that tokens may use in
 // place of the numeric id.
+//
+// # The admin read API
+//
+// Behind X-API-Key (Options.APIKey; any header case; otherwise 401
+// "Unauthenticated" text/plain), read-only: GET /api/database (data,
+// total), /api/database/1/metadata, /api/table, /api/dashboard/{id},
+// /api/card/{id} (with enable_embedding, embedding_params, parameters,
+// dashcards[].parameter_mappings, public_uuid), /api/dashboard|card/
+// embeddable and /public, /api/mt/gtap (only with Options.Sandboxing, else
+// 403 as without the Enterprise feature) and /api/permissions/group.
+// Database 1 holds the tables orders (TableOrders, 10) and customers
+// (TableCustomers, 11). Groups: All Users (1), Administrators (2) and
+// Embedded customers (GroupEmbedded, 3). One sandbox: the embedded group
+// sees orders filtered by the organization_id attribute; customers has
+// none.
+//
+// Each Server serves its own copy of the content. Tests change it while
+// serving with WireDashcard (an editor wiring a card: "fixing" the leaky
+// dashboard), SetEmbeddingParam, SetPublicLink and AddSandbox; a request
+// sees one snapshot from start to end. SetOverride makes any endpoint fail.
 //
 // # Choices where the contract is silent
 //

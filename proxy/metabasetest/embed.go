@@ -150,17 +150,20 @@ func (s *Server) serveEmbedAPI(w http.ResponseWriter, r *http.Request, rest stri
 			return badRequest(msgInvalidQuery)
 		}
 	}
+	// One snapshot of the content serves the whole request, even if a test
+	// changes the content meanwhile.
+	ct := s.content()
 	if rt.model == modelDashboard && (rt.action == actValues || rt.action == actSearch || rt.action == actRemap) {
-		return s.dashboardParamValues(w, r, rt)
+		return s.dashboardParamValues(w, r, rt, ct)
 	}
-	t, err := s.unsignAndTranslate(rt.vars["token"])
+	t, err := s.unsignAndTranslate(rt.vars["token"], ct)
 	if err != nil {
 		return err
 	}
 	if rt.model == modelCard {
-		return s.serveCard(w, r, rt, t, formatRows)
+		return s.serveCard(w, r, rt, t, formatRows, ct)
 	}
-	return s.serveDashboard(w, r, rt, t, formatRows)
+	return s.serveDashboard(w, r, rt, t, formatRows, ct)
 }
 
 func checkRouteVars(rt embedRoute) error {
@@ -210,16 +213,16 @@ func (s *Server) checkEmbeddable(exists, archived, published bool) error {
 	return nil
 }
 
-func (s *Server) checkCard(id int) (*card, error) {
-	c := findCard(id)
+func (s *Server) checkCard(ct *content, id int) (*card, error) {
+	c := ct.card(id)
 	if err := s.checkEmbeddable(c != nil, c != nil && c.Archived, c != nil && c.EnableEmbedding); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (s *Server) checkDashboard(id int) (*dashboard, error) {
-	d := findDashboard(id)
+func (s *Server) checkDashboard(ct *content, id int) (*dashboard, error) {
+	d := ct.dashboard(id)
 	if err := s.checkEmbeddable(d != nil, d != nil && d.Archived, d != nil && d.EnableEmbedding); err != nil {
 		return nil, err
 	}
@@ -227,12 +230,12 @@ func (s *Server) checkDashboard(id int) (*dashboard, error) {
 }
 
 // serveCard answers the /card and /pivot/card and /tiles/card endpoints.
-func (s *Server) serveCard(w http.ResponseWriter, r *http.Request, rt embedRoute, t *embedToken, formatRows bool) error {
+func (s *Server) serveCard(w http.ResponseWriter, r *http.Request, rt embedRoute, t *embedToken, formatRows bool, ct *content) error {
 	id, err := requireResource(t.question, "question")
 	if err != nil {
 		return err
 	}
-	c, err := s.checkCard(id)
+	c, err := s.checkCard(ct, id)
 	if err != nil {
 		return err
 	}
@@ -281,12 +284,12 @@ func (s *Server) serveCard(w http.ResponseWriter, r *http.Request, rt embedRoute
 
 // serveDashboard answers the /dashboard, /pivot/dashboard and
 // /tiles/dashboard endpoints except the parameter value ones.
-func (s *Server) serveDashboard(w http.ResponseWriter, r *http.Request, rt embedRoute, t *embedToken, formatRows bool) error {
+func (s *Server) serveDashboard(w http.ResponseWriter, r *http.Request, rt embedRoute, t *embedToken, formatRows bool, ct *content) error {
 	id, err := requireResource(t.dashboard, "dashboard")
 	if err != nil {
 		return err
 	}
-	d, err := s.checkDashboard(id)
+	d, err := s.checkDashboard(ct, id)
 	if err != nil {
 		return err
 	}
@@ -295,13 +298,13 @@ func (s *Server) serveDashboard(w http.ResponseWriter, r *http.Request, rt embed
 		return err
 	}
 	if rt.action == actGet {
-		writeJSON(w, http.StatusOK, d.publicJSON(tokenParams))
+		writeJSON(w, http.StatusOK, d.publicJSON(tokenParams, ct))
 		return nil
 	}
 	dcID, _ := strconv.Atoi(rt.vars["dashcard"])
 	cardID, _ := strconv.Atoi(rt.vars["card"])
 	if rt.action == actTile {
-		if _, _, err := d.dashcardCard(dcID, cardID); err != nil {
+		if _, _, err := d.dashcardCard(dcID, cardID, ct); err != nil {
 			return err
 		}
 		writePNG(w)
@@ -317,7 +320,7 @@ func (s *Server) serveDashboard(w http.ResponseWriter, r *http.Request, rt embed
 	}
 	// Only now, inside the query processor, does Metabase check that the
 	// dashcard is on the dashboard and shows that card.
-	dc, c, err := d.dashcardCard(dcID, cardID)
+	dc, c, err := d.dashcardCard(dcID, cardID, ct)
 	if err != nil {
 		return err
 	}
@@ -348,11 +351,11 @@ func (s *Server) serveDashboard(w http.ResponseWriter, r *http.Request, rt embed
 }
 
 // dashcardCard finds dashcard dcID on d showing card cardID.
-func (d *dashboard) dashcardCard(dcID, cardID int) (*dashcard, *card, error) {
+func (d *dashboard) dashcardCard(dcID, cardID int, ct *content) (*dashcard, *card, error) {
 	for i := range d.Dashcards {
 		dc := &d.Dashcards[i]
 		if dc.ID == dcID && dc.CardID == cardID && cardID != 0 {
-			return dc, findCard(cardID), nil
+			return dc, ct.card(cardID), nil
 		}
 	}
 	return nil, nil, badRequest(msgNotFound)
@@ -428,7 +431,7 @@ func (c *card) paramValues(w http.ResponseWriter, r *http.Request, rt embedRoute
 // dashboardParamValues answers the dashboard's params/{id}/values|search|
 // remapping. These read the token without translating resource.question,
 // and key the other parameters of the query string by parameter id.
-func (s *Server) dashboardParamValues(w http.ResponseWriter, r *http.Request, rt embedRoute) error {
+func (s *Server) dashboardParamValues(w http.ResponseWriter, r *http.Request, rt embedRoute, ct *content) error {
 	remap := rt.action == actRemap
 	value := percentDecode(r.URL.Query().Get("value"))
 	c, err := s.unsign(rt.vars["token"])
@@ -439,11 +442,11 @@ func (s *Server) dashboardParamValues(w http.ResponseWriter, r *http.Request, rt
 	if !truthy(raw) {
 		return badRequest("Token is missing value for keypath [:resource :dashboard]")
 	}
-	id, err := toID(modelDashboard, raw)
+	id, err := toID(modelDashboard, raw, ct)
 	if err != nil {
 		return err
 	}
-	d, err := s.checkDashboard(id)
+	d, err := s.checkDashboard(ct, id)
 	if err != nil {
 		return err
 	}
@@ -665,7 +668,7 @@ func (c *card) publicJSON(tokenParams *omap) map[string]any {
 // publicJSON is GET /api/embed/dashboard/{token}: token values substituted
 // into the text cards wired to them, then the mappings and parameters the
 // viewer may not set removed.
-func (d *dashboard) publicJSON(tokenParams *omap) map[string]any {
+func (d *dashboard) publicJSON(tokenParams *omap, ct *content) map[string]any {
 	params := []any{}
 	paramFields := map[string]any{}
 	for _, p := range d.Params {
@@ -692,7 +695,7 @@ func (d *dashboard) publicJSON(tokenParams *omap) map[string]any {
 	for _, dc := range d.Dashcards {
 		var c *card
 		if dc.CardID != 0 {
-			c = findCard(dc.CardID)
+			c = ct.card(dc.CardID)
 		}
 		mappings := []any{}
 		text := dc.Text

@@ -28,6 +28,17 @@ type Options struct {
 	// StaticEmbeddingDisabled turns static (guest) embedding off globally:
 	// every verified token is refused with "Embedding is not enabled.".
 	StaticEmbeddingDisabled bool
+	// APIKey is the one API key (of the Administrators group) the admin
+	// read API accepts in X-API-Key. Empty: no key is valid, every admin
+	// request answers 401 Unauthenticated.
+	APIKey string
+	// Sandboxing turns on the Enterprise "sandboxes" feature: /api/mt/gtap
+	// answers, and the public settings' token-features say so. Off, it
+	// answers 403 as Metabase does without the feature.
+	Sandboxing bool
+	// PublicSharingDisabled turns public sharing off: the public link
+	// listings answer 400 "Public sharing is not enabled.".
+	PublicSharingDisabled bool
 }
 
 // Request is what the stand-in recorded of one request it received.
@@ -56,14 +67,23 @@ type Server struct {
 	mu       sync.Mutex
 	reqs     []*Request
 	override atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
+
+	// data is the served content; changes (cmu held) store a new copy.
+	data atomic.Pointer[content]
+	cmu  sync.Mutex
 }
 
 var _ http.Handler = (*Server)(nil)
 
 // New returns a Server serving the sample content with opts.
 func New(opts Options) *Server {
-	return &Server{opts: opts}
+	s := &Server{opts: opts}
+	s.data.Store(sampleContent())
+	return s
 }
+
+// content is the current snapshot of the served content.
+func (s *Server) content() *content { return s.data.Load() }
 
 func (s *Server) now() time.Time {
 	if s.opts.Now != nil {
@@ -227,6 +247,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, path string) {
 			}
 			return
 		}
+		if rest, ok := adminArea(path); ok {
+			s.serveAdminAPI(w, r, rest)
+			return
+		}
 		switch {
 		case get && path == "/api/health":
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -318,7 +342,7 @@ func (s *Server) publicSettings(r *http.Request) map[string]any {
 		"enable-embedding-sdk":              false,
 		"enable-embedding-interactive":      false,
 		"embedding-app-origins-interactive": nil,
-		"token-features":                    map[string]bool{"sso_jwt": false, "sandboxes": false, "embedding": false},
+		"token-features":                    map[string]bool{"sso_jwt": false, "sandboxes": s.opts.Sandboxing, "embedding": false},
 	}
 }
 

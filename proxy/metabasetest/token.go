@@ -333,19 +333,19 @@ type embedToken struct {
 // unsignAndTranslate is Metabase's unsign-and-translate-ids: verify, then
 // turn resource.question and resource.dashboard (in that order) into
 // numeric ids when present.
-func (s *Server) unsignAndTranslate(token string) (*embedToken, error) {
+func (s *Server) unsignAndTranslate(token string, ct *content) (*embedToken, error) {
 	c, err := s.unsign(token)
 	if err != nil {
 		return nil, err
 	}
 	t := &embedToken{c: c, question: c.resource("question"), dashboard: c.resource("dashboard")}
 	if truthy(t.question) {
-		if t.question, err = toID(modelCard, t.question); err != nil {
+		if t.question, err = toID(modelCard, t.question, ct); err != nil {
 			return nil, err
 		}
 	}
 	if truthy(t.dashboard) {
-		if t.dashboard, err = toID(modelDashboard, t.dashboard); err != nil {
+		if t.dashboard, err = toID(modelDashboard, t.dashboard, ct); err != nil {
 			return nil, err
 		}
 	}
@@ -399,17 +399,17 @@ const (
 // toID is Metabase's eid-translation ->id: a positive integer stays, a
 // string is looked up as a 21-character entity id of that model, anything
 // else is invalid.
-func toID(model string, v any) (int, error) {
+func toID(model string, v any, ct *content) (int, error) {
 	switch x := v.(type) {
 	case string:
 		if model == modelCard {
-			for _, c := range cards {
+			for _, c := range ct.cards {
 				if c.EntityID == x {
 					return c.ID, nil
 				}
 			}
 		} else {
-			for _, d := range dashboards {
+			for _, d := range ct.dashboards {
 				if d.EntityID == x {
 					return d.ID, nil
 				}
