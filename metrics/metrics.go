@@ -68,6 +68,8 @@ type Metrics struct {
 	cacheRequests  *prometheus.CounterVec
 	buildInfoGauge prometheus.Gauge
 	unsafe         prometheus.Gauge
+	reloads        *prometheus.CounterVec
+	reloadTime     prometheus.Gauge
 
 	// Children bound per label set; the maps of closed sets are filled by
 	// New and only read afterwards.
@@ -157,6 +159,14 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			Namespace: namespace, Name: "cache_requests_total",
 			Help: "Cache lookups, by cache and result (hit, miss).",
 		}, []string{"cache", "result"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "config_reloads_total",
+			Help: "Configuration reloads on SIGHUP, by result (success, failure: the old configuration was kept).",
+		}, []string{"result"}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "config_last_reload_success_timestamp_seconds",
+			Help: "When the configuration in use was loaded (start or last successful reload), as a Unix time.",
+		}),
 		unsafe: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "unsafe_resources",
 			Help: "Dashboards and questions the last successful audit of Metabase found unsafe to embed (the gate refuses them).",
@@ -173,6 +183,9 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 	}
 	m.inFlightDone = m.inFlight.Dec
 	m.buildInfoGauge.Set(1)
+	for _, r := range []string{"success", "failure"} {
+		m.reloads.WithLabelValues(r)
+	}
 
 	// Closed sets are bound now, so their series exist (at zero) from the
 	// first scrape and rate() works for them before the first event.
@@ -185,7 +198,7 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			m.requests, m.requestDuration, m.inFlight,
 			m.upstreamDuration, m.upstreamErrors,
 			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.cacheRequests,
-			m.buildInfoGauge, m.unsafe,
+			m.buildInfoGauge, m.unsafe, m.reloads, m.reloadTime,
 		)
 	}
 	return m
@@ -329,6 +342,24 @@ func (m *Metrics) newCacheChild(k cacheKey) prometheus.Counter {
 		result = "hit"
 	}
 	return m.cacheRequests.WithLabelValues(k.cache, result)
+}
+
+// ConfigLoaded records a configuration taken into use at t (start or a
+// successful reload) or, with ok false, a reload refused.
+func (m *Metrics) ConfigLoaded(ok bool, reload bool, t time.Time) {
+	if m == nil {
+		return
+	}
+	if reload {
+		result := "success"
+		if !ok {
+			result = "failure"
+		}
+		m.reloads.WithLabelValues(result).Inc()
+	}
+	if ok {
+		m.reloadTime.Set(float64(t.Unix()))
+	}
 }
 
 // UnsafeResources records how many dashboards and questions the last

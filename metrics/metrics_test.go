@@ -65,6 +65,9 @@ func record(m *Metrics) {
 
 	m.UnsafeResources(3)
 	m.UnsafeResources(2)
+	m.ConfigLoaded(true, false, time.Unix(1795729000, 0))
+	m.ConfigLoaded(false, true, time.Unix(1795729100, 0))
+	m.ConfigLoaded(true, true, time.Unix(1795729200, 0))
 }
 
 func TestExpositionGolden(t *testing.T) {
@@ -104,6 +107,8 @@ func TestMetricNames(t *testing.T) {
 	// the open ones (requests, auth, decisions, cache) on first use.
 	want := []string{
 		"tenantgate_build_info",
+		"tenantgate_config_last_reload_success_timestamp_seconds",
+		"tenantgate_config_reloads_total",
 		"tenantgate_http_requests_in_flight",
 		"tenantgate_tenant_mismatches_total",
 		"tenantgate_tokens_minted_total",

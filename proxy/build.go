@@ -28,9 +28,21 @@ type Stack struct {
 
 // Build assembles the gate from cfg. reg receives its metrics.
 func Build(ctx context.Context, cfg *configs.Config, log *zap.Logger, reg *prometheus.Registry, info metrics.BuildInfo) (*Stack, error) {
-	m := metrics.New(reg, info)
+	return BuildWith(ctx, cfg, log, metrics.New(reg, info), reg)
+}
+
+// BuildWith assembles the gate from cfg with metrics already registered,
+// so a reload (SIGHUP) can build a new stack beside the running one.
+// Closing the stack stops its background work (JWKS refresh, audits).
+func BuildWith(parent context.Context, cfg *configs.Config, log *zap.Logger, m *metrics.Metrics, reg prometheus.Gatherer) (st *Stack, err error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
 	var authn auth.Authenticator
-	closeFn := func() {}
+	closeFn := cancel
 	if cfg.Introspect.URL != "" {
 		in, err := auth.NewIntrospector(cfg.Introspect, cfg.Tenant.Claim, auth.IntrospectOptions{Logger: log})
 		if err != nil {
@@ -42,7 +54,7 @@ func Build(ctx context.Context, cfg *configs.Config, log *zap.Logger, reg *prome
 		if err != nil {
 			return nil, fmt.Errorf("building session verifier: %w", err)
 		}
-		authn, closeFn = j, j.Close
+		authn, closeFn = j, func() { j.Close(); cancel() }
 	}
 	secrets := make([]string, len(cfg.Handles.Secrets))
 	for i, s := range cfg.Handles.Secrets {

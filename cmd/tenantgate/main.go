@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -120,7 +121,13 @@ func serve(path string, stderr io.Writer) int {
 	defer log.Sync() //nolint:errcheck
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := runGate(ctx, cfg, log, nil, nil); err != nil {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := func() (*configs.Config, error) {
+		return configs.LoadAndValidate(path, os.LookupEnv, configs.ModeServe)
+	}
+	if err := runGateReloading(ctx, cfg, log, nil, nil, reload, hup); err != nil {
 		log.Error("tenantgate stopped", zap.Error(err))
 		return 1
 	}
@@ -129,15 +136,29 @@ func serve(path string, stderr io.Writer) int {
 
 // runGate serves the public and admin listeners until ctx ends, then
 // drains: /readyz fails first, then in-flight requests finish within the
-// grace period. ready, when set, is called with the bound addresses.
+// grace period. pub and adm, when set, are used instead of listening.
 func runGate(ctx context.Context, cfg *configs.Config, log *zap.Logger, pub, adm net.Listener) error {
+	return runGateReloading(ctx, cfg, log, pub, adm, nil, nil)
+}
+
+// runGateReloading is runGate that also, on each value from hup, loads a
+// new configuration with reload and swaps in a gate built from it. A bad
+// configuration is refused and the running one kept; either way the log and
+// tenantgate_config_reloads_total say so. Connections are never dropped:
+// requests in flight finish on the gate they started on.
+func runGateReloading(ctx context.Context, cfg *configs.Config, log *zap.Logger, pub, adm net.Listener,
+	reload func() (*configs.Config, error), hup <-chan os.Signal) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	st, err := proxy.Build(ctx, cfg, log, reg, buildInfo())
+	m := metrics.New(reg, buildInfo())
+	st, err := proxy.BuildWith(ctx, cfg, log, m, reg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	m.ConfigLoaded(true, false, time.Now())
+	var cur atomic.Pointer[proxy.Stack]
+	cur.Store(st)
+	defer func() { cur.Load().Close() }()
 	if pub == nil {
 		if pub, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fmt.Errorf("listening on TENANTGATE_LISTEN %s: %w", cfg.Listen, err)
@@ -150,25 +171,43 @@ func runGate(ctx context.Context, cfg *configs.Config, log *zap.Logger, pub, adm
 		}
 	}
 	public := &http.Server{
-		Handler:           st.Gate,
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { cur.Load().Gate.ServeHTTP(w, r) }),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	admin := &http.Server{Handler: st.Admin, ReadHeaderTimeout: 5 * time.Second}
+	admin := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { cur.Load().Admin.ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- public.Serve(pub) }()
 	go func() { errc <- admin.Serve(adm) }()
 	log.Info("tenantgate listening", zap.String("public", pub.Addr().String()), zap.String("admin", adm.Addr().String()),
 		zap.String("metabase", cfg.Metabase.SiteURL), zap.String("version", version))
-	select {
-	case err := <-errc:
-		return fmt.Errorf("server failed: %w", err)
-	case <-ctx.Done():
+	for running := true; running; {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("server failed: %w", err)
+		case <-ctx.Done():
+			running = false
+		case <-hup:
+			next, err := reloadStack(ctx, cfg, reload, log, m, reg)
+			m.ConfigLoaded(err == nil, true, time.Now())
+			if err != nil {
+				log.Error("configuration reload refused; the running configuration is kept", zap.Error(err))
+				continue
+			}
+			old := cur.Swap(next)
+			log.Info("configuration reloaded")
+			// Requests already on the old gate finish there; stop its
+			// background work once they have had the grace period.
+			time.AfterFunc(cfg.ShutdownGrace, old.Close)
+		}
 	}
 	log.Info("shutting down: draining", zap.Duration("grace", cfg.ShutdownGrace))
-	st.Gate.Drain()
+	cur.Load().Gate.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	err = public.Shutdown(sctx)
@@ -177,4 +216,21 @@ func runGate(ctx context.Context, cfg *configs.Config, log *zap.Logger, pub, adm
 		return fmt.Errorf("draining: %w", err)
 	}
 	return nil
+}
+
+// reloadStack loads and validates the new configuration and builds a gate
+// from it. Listener addresses cannot change without a restart.
+func reloadStack(ctx context.Context, cfg *configs.Config, reload func() (*configs.Config, error),
+	log *zap.Logger, m *metrics.Metrics, reg prometheus.Gatherer) (*proxy.Stack, error) {
+	if reload == nil {
+		return nil, errors.New("reload is not available in this mode")
+	}
+	next, err := reload()
+	if err != nil {
+		return nil, err
+	}
+	if next.Listen != cfg.Listen || next.AdminListen != cfg.AdminListen || next.Limits.MaxHeaderBytes != cfg.Limits.MaxHeaderBytes {
+		return nil, errors.New("TENANTGATE_LISTEN, TENANTGATE_ADMIN_LISTEN and TENANTGATE_MAX_HEADER_BYTES change only with a restart")
+	}
+	return proxy.BuildWith(ctx, next, log, m, reg)
 }
