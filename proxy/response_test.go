@@ -234,3 +234,23 @@ tenantgate_tenant_mismatches_total{kind="token"} 0
 		t.Errorf("requests_total lacks routes: unmatched %v, mint %v", sawUnmatched, sawMint)
 	}
 }
+
+// TestScrubbedBodiesAreNotCompressed: a browser asking for gzip still gets
+// a scrubbed page, because the gate negotiates compression itself there.
+func TestScrubbedBodiesAreNotCompressed(t *testing.T) {
+	h := newHarness(t, nil)
+	var gotAE string
+	h.mb.SetOverride(func(w http.ResponseWriter, r *http.Request) bool {
+		gotAE = r.Header.Get("Accept-Encoding")
+		return false
+	})
+	sess := session("alice", "acme", time.Hour)
+	handle := h.mint(sess, "dashboard", 1)
+	w := h.do("GET", "/embed/dashboard/"+handle, sess, http.Header{"Accept-Encoding": {"br"}})
+	if w.Code != http.StatusOK || w.Header().Get("Content-Encoding") != "" {
+		t.Fatalf("page: %d, Content-Encoding %q", w.Code, w.Header().Get("Content-Encoding"))
+	}
+	if gotAE == "br" {
+		t.Errorf("the browser's Accept-Encoding reached Metabase on a page the gate rewrites")
+	}
+}

@@ -97,6 +97,11 @@ func (g *Gate) rewrite(pr *httputil.ProxyRequest) {
 	for _, h := range strippedRequestHeaders {
 		pr.Out.Header.Del(h)
 	}
+	if k := scopeOf(pr.In).kind; k == kindEmbedPage || k == kindProperties {
+		// These bodies are read and rewritten: let the transport negotiate
+		// (and undo) compression instead of the browser.
+		pr.Out.Header.Del("Accept-Encoding")
+	}
 	if g.fromTrustedProxy(pr.In) {
 		for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
 			if v := pr.In.Header.Values(h); len(v) > 0 {
@@ -201,6 +206,9 @@ const maxScrub = 8 << 20
 // scrubBody replaces the upstream token by the handle in a small body
 // (the embed page), so the browser never learns a token Metabase accepts.
 func scrubBody(resp *http.Response, tok, handle string) error {
+	if resp.Header.Get("Content-Encoding") != "" {
+		return errors.New("embed page arrived encoded; refusing to pass it unscrubbed")
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxScrub+1))
 	resp.Body.Close()
 	if err != nil {
@@ -209,17 +217,24 @@ func scrubBody(resp *http.Response, tok, handle string) error {
 	if len(b) > maxScrub {
 		return errors.New("embed page larger than 8 MiB; refusing to pass it unscrubbed")
 	}
-	b = bytes.ReplaceAll(b, []byte(tok), []byte(handle))
+	setBody(resp, bytes.ReplaceAll(b, []byte(tok), []byte(handle)))
+	return nil
+}
+
+// setBody replaces a response's body with b, headers to match.
+func setBody(resp *http.Response, b []byte) {
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	resp.ContentLength = int64(len(b))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
 	resp.Header.Del("Content-Encoding")
-	return nil
 }
 
 // dropSetupToken removes "setup-token" from /api/session/properties: it
 // is the first step of CVE-2023-38646 and no browser needs it.
 func dropSetupToken(resp *http.Response) error {
+	if resp.Header.Get("Content-Encoding") != "" {
+		return errors.New("session properties arrived encoded; refusing to pass them unfiltered")
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxScrub+1))
 	resp.Body.Close()
 	if err != nil {
@@ -235,10 +250,7 @@ func dropSetupToken(resp *http.Response) error {
 			return fmt.Errorf("re-encoding session properties: %w", err)
 		}
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	resp.ContentLength = int64(len(b))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
-	resp.Header.Del("Content-Encoding")
+	setBody(resp, b)
 	return nil
 }
 
