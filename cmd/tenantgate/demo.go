@@ -162,6 +162,11 @@ func (a *demoApp) routes() http.Handler {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	m.HandleFunc("GET /{$}", a.home)
+	// Browsers ask every origin for a favicon; an empty answer keeps a 404
+	// out of the console.
+	m.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return m
 }
 
