@@ -132,6 +132,13 @@ type AuditConfig struct {
 // LogConfig sets the zap logger.
 type LogConfig struct {
 	Level string `yaml:"level"` // TENANTGATE_LOG_LEVEL, default "info"
+	// Sampling thins access lines under load (the first 100 per second of
+	// each kind, then one in 100); denial and decision lines are never sampled.
+	Sampling bool `yaml:"sampling"` // TENANTGATE_LOG_SAMPLING, default false
+	// MetricsTenants are the tenants that get their own value of the tenant
+	// label of tenantgate_tenant_requests_total; every other tenant is
+	// "_other". Empty: that metric is not recorded (bounded cardinality).
+	MetricsTenants []string `yaml:"metrics_tenants"` // TENANTGATE_METRICS_TENANTS, comma-separated
 }
 
 // PolicyConfig is the resource policy. With no resources listed, every

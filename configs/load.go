@@ -171,6 +171,8 @@ func (c *Config) bindings() []binding {
 		{"TENANTGATE_ASSET_CACHE_BYTES", "protect.asset_cache_bytes", &c.Protect.AssetCacheBytes, ""},
 
 		{"TENANTGATE_LOG_LEVEL", "log.level", &c.Log.Level, ""},
+		{"TENANTGATE_LOG_SAMPLING", "log.sampling", &c.Log.Sampling, ""},
+		{"TENANTGATE_METRICS_TENANTS", "log.metrics_tenants", &c.Log.MetricsTenants, ","},
 
 		{"TENANTGATE_AUDIT_INTERVAL", "audit.interval", &c.Audit.Interval, ""},
 		{"TENANTGATE_AUDIT_MAX_STALENESS", "audit.max_staleness", &c.Audit.MaxStaleness, ""},

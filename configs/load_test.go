@@ -172,6 +172,8 @@ var envCases = []struct {
 	{"TENANTGATE_TENANT_CONCURRENCY", "3", func(c *Config) any { return c.Protect.TenantConcurrency }, 3},
 	{"TENANTGATE_ASSET_CACHE_BYTES", "2048", func(c *Config) any { return c.Protect.AssetCacheBytes }, 2048},
 	{"TENANTGATE_LOG_LEVEL", "warn", func(c *Config) any { return c.Log.Level }, "warn"},
+	{"TENANTGATE_LOG_SAMPLING", "true", func(c *Config) any { return c.Log.Sampling }, true},
+	{"TENANTGATE_METRICS_TENANTS", "acme, globex", func(c *Config) any { return c.Log.MetricsTenants }, []string{"acme", "globex"}},
 
 	{"TENANTGATE_AUDIT_INTERVAL", "45s", func(c *Config) any { return c.Audit.Interval }, 45 * time.Second},
 	{"TENANTGATE_AUDIT_MAX_STALENESS", "20m", func(c *Config) any { return c.Audit.MaxStaleness }, 20 * time.Minute},

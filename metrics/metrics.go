@@ -70,6 +70,11 @@ type Metrics struct {
 	unsafe         prometheus.Gauge
 	reloads        *prometheus.CounterVec
 	reloadTime     prometheus.Gauge
+	tenantRequests *prometheus.CounterVec
+	// tenants maps a configured tenant to its bound children [denied,
+	// allowed]; set once by TrackTenants before serving, then only read.
+	tenants map[string]*[2]prometheus.Counter
+	other   *[2]prometheus.Counter
 
 	// Children bound per label set; the maps of closed sets are filled by
 	// New and only read afterwards.
@@ -159,6 +164,10 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			Namespace: namespace, Name: "cache_requests_total",
 			Help: "Cache lookups, by cache and result (hit, miss).",
 		}, []string{"cache", "result"}),
+		tenantRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "tenant_requests_total",
+			Help: "Requests of identified callers by tenant (only the configured tenants; the rest are \"_other\") and outcome (allowed, denied).",
+		}, []string{"tenant", "outcome"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "config_reloads_total",
 			Help: "Configuration reloads on SIGHUP, by result (success, failure: the old configuration was kept).",
@@ -198,7 +207,7 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			m.requests, m.requestDuration, m.inFlight,
 			m.upstreamDuration, m.upstreamErrors,
 			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.cacheRequests,
-			m.buildInfoGauge, m.unsafe, m.reloads, m.reloadTime,
+			m.buildInfoGauge, m.unsafe, m.reloads, m.reloadTime, m.tenantRequests,
 		)
 	}
 	return m
@@ -342,6 +351,39 @@ func (m *Metrics) newCacheChild(k cacheKey) prometheus.Counter {
 		result = "hit"
 	}
 	return m.cacheRequests.WithLabelValues(k.cache, result)
+}
+
+// TrackTenants turns on tenantgate_tenant_requests_total for these tenants;
+// every other tenant is counted as "_other", so the label stays bounded.
+// Call it once, before serving.
+func (m *Metrics) TrackTenants(tenants []string) {
+	if m == nil || len(tenants) == 0 {
+		return
+	}
+	bind := func(t string) *[2]prometheus.Counter {
+		return &[2]prometheus.Counter{m.tenantRequests.WithLabelValues(t, "denied"), m.tenantRequests.WithLabelValues(t, "allowed")}
+	}
+	m.tenants = make(map[string]*[2]prometheus.Counter, len(tenants))
+	for _, t := range tenants {
+		m.tenants[t] = bind(t)
+	}
+	m.other = bind("_other")
+}
+
+// TenantRequest counts one request of an identified caller of tenant.
+func (m *Metrics) TenantRequest(tenant string, allowed bool) {
+	if m == nil || m.other == nil {
+		return
+	}
+	c, ok := m.tenants[tenant]
+	if !ok {
+		c = m.other
+	}
+	i := 0
+	if allowed {
+		i = 1
+	}
+	c[i].Inc()
 }
 
 // ConfigLoaded records a configuration taken into use at t (start or a

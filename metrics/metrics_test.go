@@ -65,6 +65,11 @@ func record(m *Metrics) {
 
 	m.UnsafeResources(3)
 	m.UnsafeResources(2)
+	m.TenantRequest("acme", true) // not tracked yet: not recorded
+	m.TrackTenants([]string{"acme"})
+	m.TenantRequest("acme", true)
+	m.TenantRequest("acme", false)
+	m.TenantRequest("someone-else", true)
 	m.ConfigLoaded(true, false, time.Unix(1795729000, 0))
 	m.ConfigLoaded(false, true, time.Unix(1795729100, 0))
 	m.ConfigLoaded(true, true, time.Unix(1795729200, 0))

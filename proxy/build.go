@@ -28,7 +28,9 @@ type Stack struct {
 
 // Build assembles the gate from cfg. reg receives its metrics.
 func Build(ctx context.Context, cfg *configs.Config, log *zap.Logger, reg *prometheus.Registry, info metrics.BuildInfo) (*Stack, error) {
-	return BuildWith(ctx, cfg, log, metrics.New(reg, info), reg)
+	m := metrics.New(reg, info)
+	m.TrackTenants(cfg.Log.MetricsTenants)
+	return BuildWith(ctx, cfg, log, m, reg)
 }
 
 // BuildWith assembles the gate from cfg with metrics already registered,

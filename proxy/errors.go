@@ -62,6 +62,9 @@ func (g *Gate) deny(w http.ResponseWriter, r *http.Request, d policy.Decision) {
 	if s.identity != nil {
 		fields = append(fields, zap.String("tenant", s.identity.Tenant), zap.String("subject", s.identity.Subject))
 	}
+	if s.resource.ID != 0 {
+		fields = append(fields, zap.Stringer("resource", s.resource))
+	}
 	g.log.Warn("denied", fields...)
 	body := errorBody{Error: d.Reason.Message(), Reason: string(d.Reason), RequestID: s.requestID}
 	h := w.Header()

@@ -68,6 +68,7 @@ func (g *Gate) serveMint(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
 	id, _ := strconv.Atoi(vars["id"]) // the route pattern guarantees digits
 	res := auth.Resource{Kind: vars["kind"], ID: id}
+	scopeOf(r).resource = res
 	frag := url.Values{"bordered": {"true"}, "titled": {"true"}}
 	for k, vs := range r.URL.Query() {
 		if !displayOptions[k] || len(vs) != 1 {
@@ -134,6 +135,12 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cred, d := g.credential(p.Token, who)
+	switch {
+	case cred.Handle != nil:
+		s.resource = cred.Handle.Resource
+	case cred.Token != nil:
+		s.resource = cred.Token.Resource
+	}
 	if !d.Allow {
 		g.decided(r, d)
 		g.deny(w, r, d)

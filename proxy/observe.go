@@ -117,6 +117,9 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 		sw.status = http.StatusOK
 	}
 	g.metrics.ObserveRequest(s.route, r.Method, sw.status, d)
+	if s.identity != nil {
+		g.metrics.TenantRequest(s.identity.Tenant, sw.status < 400)
+	}
 	if ce := g.log.Check(zap.InfoLevel, "request"); ce != nil {
 		fields := []zap.Field{
 			zap.String("request_id", s.requestID),

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/tenantgate/tenantgate/configs"
 )
 
@@ -150,5 +152,37 @@ func TestForwardedHeaders(t *testing.T) {
 				t.Errorf("response X-Request-Id %q != upstream %q", w.Header().Get("X-Request-Id"), got.Get("X-Request-Id"))
 			}
 		})
+	}
+}
+
+// TestTenantMetricAndDecisionLog: configured tenants get their own label,
+// others fold into _other; a denial's log line names the resource.
+func TestTenantMetricAndDecisionLog(t *testing.T) {
+	h := newHarness(t, func(c *configs.Config) { c.Log.MetricsTenants = []string{"acme"} })
+	acme := session("alice", "acme", time.Hour)
+	handle := h.mint(acme, "dashboard", 1)
+	h.do("GET", "/api/embed/dashboard/"+handle, acme, nil)
+	h.do("GET", "/api/embed/dashboard/"+handle, session("bob", "globex", time.Hour), nil)
+	h.do("GET", "/api/embed/dashboard/"+handle, session("carol", "initech", time.Hour), nil)
+	want := `
+# HELP tenantgate_tenant_requests_total Requests of identified callers by tenant (only the configured tenants; the rest are "_other") and outcome (allowed, denied).
+# TYPE tenantgate_tenant_requests_total counter
+tenantgate_tenant_requests_total{outcome="allowed",tenant="_other"} 0
+tenantgate_tenant_requests_total{outcome="allowed",tenant="acme"} 2
+tenantgate_tenant_requests_total{outcome="denied",tenant="_other"} 2
+tenantgate_tenant_requests_total{outcome="denied",tenant="acme"} 0
+`
+	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(want), "tenantgate_tenant_requests_total"); err != nil {
+		t.Error(err)
+	}
+	denials := h.logs.FilterMessage("denied").All()
+	if len(denials) != 2 {
+		t.Fatalf("%d denial lines, want 2", len(denials))
+	}
+	for _, e := range denials {
+		m := e.ContextMap()
+		if m["resource"] != "dashboard/1" || m["reason"] != "tenant-mismatch" || m["route"] != "embed_api" || m["tenant"] == "" || m["subject"] == "" {
+			t.Errorf("denial line = %v", m)
+		}
 	}
 }

@@ -16,6 +16,7 @@ type scope struct {
 	requestID string
 	route     string
 	identity  *auth.Identity
+	resource  auth.Resource // what the request is about, once known (for the decision log)
 	decision  policy.Decision
 	decided   bool
 

@@ -95,16 +95,27 @@ func buildInfo() metrics.BuildInfo {
 }
 
 func newLogger(level string) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
+	return newLoggerTo(configs.LogConfig{Level: level}, zapcore.Lock(os.Stderr))
+}
+
+// newLoggerTo builds the JSON logger. With sampling on, only lines below
+// Warn (the access lines) are sampled; denials and errors, the audit
+// trail, are always written.
+func newLoggerTo(c configs.LogConfig, out zapcore.WriteSyncer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
-		return nil, fmt.Errorf("log level %q: %w", level, err)
+		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
 	}
-	zc := zap.NewProductionConfig()
-	zc.Level = zap.NewAtomicLevelAt(lvl)
-	zc.Sampling = nil // an audit trail is not sampled
-	zc.EncoderConfig.TimeKey = "ts"
-	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	return zc.Build()
+	ec := zap.NewProductionEncoderConfig()
+	ec.TimeKey = "ts"
+	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	enc := zapcore.NewJSONEncoder(ec)
+	low := zapcore.NewCore(enc, out, zap.LevelEnablerFunc(func(l zapcore.Level) bool { return l >= lvl && l < zapcore.WarnLevel }))
+	high := zapcore.NewCore(enc, out, zap.LevelEnablerFunc(func(l zapcore.Level) bool { return l >= lvl && l >= zapcore.WarnLevel }))
+	if c.Sampling {
+		low = zapcore.NewSamplerWithOptions(low, time.Second, 100, 100)
+	}
+	return zap.New(zapcore.NewTee(low, high), zap.AddCaller()), nil
 }
 
 func serve(path string, stderr io.Writer) int {
@@ -113,7 +124,7 @@ func serve(path string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tenantgate: refusing to start, configuration problems:\n%v\n", err)
 		return 1
 	}
-	log, err := newLogger(cfg.Log.Level)
+	log, err := newLoggerTo(cfg.Log, zapcore.Lock(os.Stderr))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -151,6 +162,7 @@ func runGateReloading(ctx context.Context, cfg *configs.Config, log *zap.Logger,
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg, buildInfo())
+	m.TrackTenants(cfg.Log.MetricsTenants) // fixed for the process: a reload does not change it
 	st, err := proxy.BuildWith(ctx, cfg, log, m, reg)
 	if err != nil {
 		return err
