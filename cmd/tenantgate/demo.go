@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
@@ -12,10 +13,13 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/proxy/metabasetest"
@@ -55,7 +59,8 @@ func demo(listen string, stdout, stderr io.Writer) int {
 func runDemo(ctx context.Context, listen string, stdout io.Writer, ready func(base string)) error {
 	mbSecret := randomHex(32) // 64 hex characters, as Metabase generates
 	sessionSecret := randomHex(32)
-	mb := metabasetest.New(metabasetest.Options{SecretKey: mbSecret})
+	apiKey := "mb_" + randomHex(16)
+	mb := metabasetest.New(metabasetest.Options{SecretKey: mbSecret, APIKey: apiKey})
 	mbLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("starting the Metabase stand-in: %w", err)
@@ -90,6 +95,10 @@ func runDemo(ctx context.Context, listen string, stdout io.Writer, ready func(ba
 		"TENANTGATE_LISTEN":             gateLn.Addr().String(),
 		"TENANTGATE_ADMIN_LISTEN":       admLn.Addr().String(),
 		"TENANTGATE_LOG_LEVEL":          "info",
+		// With an API key the gate audits Metabase's wiring and refuses the
+		// leaky dashboard (resource-unsafe).
+		"METABASE_API_KEY":          apiKey,
+		"TENANTGATE_AUDIT_INTERVAL": "10s",
 	}
 	cfg, err := configs.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -98,8 +107,8 @@ func runDemo(ctx context.Context, listen string, stdout io.Writer, ready func(ba
 	cfg.Policy.Resources = []configs.ResourcePolicy{
 		{Dashboard: metabasetest.DashboardOrders, EditableParams: []string{"status"}, Downloads: true},
 		{Question: metabasetest.QuestionOrders, EditableParams: []string{"status"}, Downloads: true},
-		// The leaky dashboard is listed so the demo can show what the gate
-		// cannot see: its unwired card (the audit issue covers it).
+		// Listed, but its "All orders count" card is not wired to the tenant
+		// filter: the audit guard refuses it, and the page shows why.
 		{Dashboard: metabasetest.DashboardLeaky},
 	}
 	if err := cfg.Validate(configs.ModeDemo); err != nil {
@@ -109,10 +118,14 @@ func runDemo(ctx context.Context, listen string, stdout io.Writer, ready func(ba
 	if err != nil {
 		return err
 	}
+	// The sample page shows what the gate did: its access and decision
+	// lines are also kept in a small ring.
+	activity := &activityLog{}
+	log = zap.New(zapcore.NewTee(log.Core(), activity))
 	gateErr := make(chan error, 1)
 	go func() { gateErr <- runGate(ctx, cfg, log.Named("gate"), gateLn, admLn) }()
 
-	app := &demoApp{secret: []byte(sessionSecret), cookie: cfg.Session.Cookie, gate: "http://" + gateLn.Addr().String()}
+	app := &demoApp{secret: []byte(sessionSecret), cookie: cfg.Session.Cookie, gate: "http://" + gateLn.Addr().String(), activity: activity}
 	appSrv := &http.Server{Handler: app.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go appSrv.Serve(appLn) //nolint:errcheck
 	defer appSrv.Close()
@@ -146,9 +159,60 @@ Press Ctrl-C to stop.
 }
 
 type demoApp struct {
-	secret []byte
-	cookie string
-	gate   string
+	secret   []byte
+	cookie   string
+	gate     string
+	activity *activityLog
+}
+
+// activityLog is a zapcore.Core keeping the gate's last request lines
+// (with the decision's reason) for the sample page. Demo only.
+type activityLog struct {
+	mu     sync.Mutex
+	events []map[string]any
+}
+
+func (a *activityLog) Enabled(l zapcore.Level) bool      { return l >= zapcore.InfoLevel }
+func (a *activityLog) With([]zapcore.Field) zapcore.Core { return a }
+func (a *activityLog) Sync() error                       { return nil }
+func (a *activityLog) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if e.Message == "request" {
+		return ce.AddCore(e, a)
+	}
+	return ce
+}
+
+func (a *activityLog) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	enc := zapcore.NewMapObjectEncoder()
+	for _, f := range fields {
+		f.AddTo(enc)
+	}
+	ev := map[string]any{"time": e.Time.Format("15:04:05")}
+	for _, k := range []string{"route", "method", "path", "status", "tenant", "subject", "reason"} {
+		if v, ok := enc.Fields[k]; ok {
+			ev[k] = v
+		}
+	}
+	if ev["route"] == "static" {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, ev)
+	if len(a.events) > 40 {
+		a.events = a.events[len(a.events)-40:]
+	}
+	return nil
+}
+
+func (a *activityLog) snapshot() []map[string]any {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]map[string]any, len(a.events))
+	for i := range a.events {
+		out[len(a.events)-1-i] = a.events[i] // newest first
+	}
+	return out
 }
 
 func (a *demoApp) routes() http.Handler {
@@ -162,6 +226,11 @@ func (a *demoApp) routes() http.Handler {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	m.HandleFunc("GET /{$}", a.home)
+	m.HandleFunc("GET /demo/activity", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(a.activity.snapshot())
+	})
 	// Browsers ask every origin for a favicon; an empty answer keeps a 404
 	// out of the console.
 	m.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
@@ -198,22 +267,56 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Acme SaaS — tenantgate demo</title>
 <style>
 body{font:15px system-ui,sans-serif;margin:0;color:#222}
-header{background:#1d3557;color:#fff;padding:12px 20px;display:flex;gap:12px;align-items:center}
+header{background:#1d3557;color:#fff;padding:12px 20px;display:flex;gap:12px;align-items:center;flex-wrap:wrap}
 header form{display:inline} button{font:inherit;padding:4px 10px;cursor:pointer}
-main{padding:16px 20px} iframe{width:100%;height:760px;border:1px solid #ccc;border-radius:6px}
+main{padding:16px 20px;display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:20px}
+iframe{width:100%;height:700px;border:1px solid #ccc;border-radius:6px}
 .who{margin-left:auto} code{background:#eee;padding:1px 4px}
+table{border-collapse:collapse;font-size:13px;width:100%} td,th{padding:3px 6px;border-bottom:1px solid #eee;text-align:left}
+.deny{color:#b00020} .allow{color:#1b5e20} h2{font-size:16px;margin:8px 0}
 </style></head><body>
 <header><strong>Sample SaaS app</strong>
 {{range .Users}}<form method="post" action="/login"><input type="hidden" name="user" value="{{.Key}}"><button id="login-{{.Key}}">Sign in as {{.Key}}{{if .Org}} ({{.Org}}){{end}}</button></form>{{end}}
 <span class="who" id="who">{{if .Signed}}Signed in as <b>{{.Name}}</b>{{if .Org}} · organization <b>{{.Org}}</b>{{end}}{{else}}Not signed in{{end}}</span>
 <form method="post" action="/logout"><button>Sign out</button></form></header>
-<main>
+<main><section>
 {{if .Signed}}
 <p>The app's page holds one line of embedding code and no backend code:
-<code>&lt;iframe src="/analytics/.tenantgate/embed/dashboard/{{.Dashboard}}"&gt;</code></p>
+<code>&lt;iframe src="/analytics/.tenantgate/embed/dashboard/{{.Dashboard}}"&gt;</code>
+<button id="show-leaky" onclick="document.getElementById('embed').src='/analytics/.tenantgate/embed/dashboard/{{.Leaky}}'">Open the leaky dashboard</button>
+<button onclick="document.getElementById('embed').src='/analytics/.tenantgate/embed/dashboard/{{.Dashboard}}'">Back</button></p>
 <iframe id="embed" src="/analytics/.tenantgate/embed/dashboard/{{.Dashboard}}"></iframe>
 {{else}}<p>Sign in with one of the buttons above.</p>{{end}}
-</main></body></html>`))
+</section><section>
+<h2>What the gate did</h2>
+<p>Every request the iframe makes passes the gate: it checks the caller's session, the embed
+handle's binding and the filters, re-signs a Metabase token locked to the caller's
+organization, and refuses everything else with a reason. "Open the leaky dashboard" shows the
+audit guard refusing a dashboard whose card is not wired to the tenant filter.</p>
+<table><thead><tr><th>time</th><th>who</th><th>route</th><th>status</th><th>decision</th></tr></thead><tbody id="activity"></tbody></table>
+</section></main>
+<script>
+async function refresh() {
+  try {
+    const r = await fetch('/demo/activity', {cache: 'no-store'});
+    const events = await r.json();
+    const rows = events.map(e => {
+      const deny = e.status >= 400;
+      const who = e.subject ? e.subject + ' (' + (e.tenant || '-') + ')' : '-';
+      const why = deny ? (e.reason || 'refused') : (e.route === 'mint' ? 'minted a handle' : 'allowed');
+      const tr = document.createElement('tr');
+      for (const v of [e.time, who, e.route, e.status, why]) {
+        const td = document.createElement('td'); td.textContent = v; tr.appendChild(td);
+      }
+      tr.className = deny ? 'deny' : 'allow';
+      return tr;
+    });
+    document.getElementById('activity').replaceChildren(...rows);
+  } catch (err) { /* the demo is stopping */ }
+}
+refresh(); setInterval(refresh, 1500);
+</script>
+</body></html>`))
 
 func (a *demoApp) home(w http.ResponseWriter, r *http.Request) {
 	data := struct {
@@ -221,7 +324,8 @@ func (a *demoApp) home(w http.ResponseWriter, r *http.Request) {
 		Signed    bool
 		Name, Org string
 		Dashboard int
-	}{Users: demoUsers, Dashboard: metabasetest.DashboardOrders}
+		Leaky     int
+	}{Users: demoUsers, Dashboard: metabasetest.DashboardOrders, Leaky: metabasetest.DashboardLeaky}
 	if c, err := r.Cookie(a.cookie); err == nil {
 		if t, err := jwt.Parse(c.Value, func(*jwt.Token) (any, error) { return a.secret, nil }, jwt.WithValidMethods([]string{"HS256"})); err == nil {
 			m := t.Claims.(jwt.MapClaims)

@@ -88,6 +88,12 @@ func TestDemo(t *testing.T) {
 	if resp, body := get(bob, "/analytics/api/embed/dashboard/"+handle+"/dashcard/11/card/1"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "tenant-mismatch") {
 		t.Errorf("bob with alice's handle: %d %s", resp.StatusCode, body)
 	}
+	if resp, body := get(bob, "/analytics/.tenantgate/embed/dashboard/2"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "resource-unsafe") {
+		t.Errorf("the leaky dashboard: %d %s, want the audit guard's resource-unsafe", resp.StatusCode, body)
+	}
+	if _, act := get(bob, "/demo/activity"); !strings.Contains(act, `"reason":"tenant-mismatch"`) || !strings.Contains(act, `"route":"mint"`) {
+		t.Errorf("the activity panel does not show the gate's decisions: %.500s", act)
+	}
 	mallory := signIn("mallory")
 	if resp, body := get(mallory, "/analytics/.tenantgate/embed/dashboard/1"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "tenant-missing") {
 		t.Errorf("mallory: %d %s", resp.StatusCode, body)
