@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-var hashes = regexp.MustCompile(`~[0-9a-f]{8}`)
+var hashes = regexp.MustCompile(`~[0-9a-zA-Z_-]{8}`)
 
 func TestRedactPath(t *testing.T) {
 	tok := "eyJhbGciOiJIUzI1NiJ9.eyJyZXNvdXJjZSI6e30.c2ln"
