@@ -38,6 +38,9 @@ type IntrospectOptions struct {
 	// Logger receives failed calls (warn) and rejected sessions (debug);
 	// nil means no logs. Cookies and tokens are never logged.
 	Logger *zap.Logger
+	// Observer receives cache lookups ("introspect") and endpoint
+	// failures ("introspect"); nil means none.
+	Observer Observer
 }
 
 // Introspector resolves the caller by asking the app: it sends GET to the
@@ -66,6 +69,7 @@ type Introspector struct {
 	log         *zap.Logger
 	cache       *identityCache
 	calls       singleflight.Group
+	obs         Observer
 }
 
 var _ Authenticator = (*Introspector)(nil)
@@ -103,6 +107,7 @@ func NewIntrospector(cfg configs.IntrospectConfig, tenantClaim string, opts Intr
 		timeout:     cfg.Timeout,
 		now:         opts.Now,
 		log:         opts.Logger,
+		obs:         observerOr(opts.Observer),
 		cache:       cache,
 	}
 	if in.ttl == 0 {
@@ -139,8 +144,10 @@ func (in *Introspector) Authenticate(ctx context.Context, r *http.Request) (*Ide
 	}
 	key := hashGroups(cookies, auths)
 	if id, ok := in.cache.get(key, in.now()); ok {
+		in.obs.Cache("introspect", true)
 		return id, nil
 	}
+	in.obs.Cache("introspect", false)
 	// The shared call must not die with whichever caller started it, so it
 	// runs on a context that keeps ctx's values but not its cancellation;
 	// each caller still stops waiting when its own ctx ends.
@@ -167,6 +174,7 @@ func (in *Introspector) Authenticate(ctx context.Context, r *http.Request) (*Ide
 
 func (in *Introspector) logFailure(err error) {
 	if errors.Is(err, ErrUnavailable) {
+		in.obs.ProviderError("introspect")
 		in.log.Warn("session introspection failed", zap.Error(err))
 		return
 	}

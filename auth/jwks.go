@@ -127,7 +127,7 @@ type jwksKeys struct {
 	log     *zap.Logger
 }
 
-func newJWKSKeys(ctx context.Context, url string, refresh time.Duration, client *http.Client, log *zap.Logger) (*jwksKeys, error) {
+func newJWKSKeys(ctx context.Context, url string, refresh time.Duration, client *http.Client, log *zap.Logger, obs Observer) (*jwksKeys, error) {
 	if refresh <= 0 {
 		refresh = defaultJWKSRefresh
 	}
@@ -151,6 +151,7 @@ func newJWKSKeys(ctx context.Context, url string, refresh time.Duration, client 
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 			return func(_ context.Context, err error) {
 				healthy.Store(false)
+				obs.ProviderError("jwks")
 				log.Warn("JWKS fetch failed; keeping the last good keys", zap.String("url", u), zap.Error(err))
 			}
 		},

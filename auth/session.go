@@ -44,6 +44,9 @@ type JWTOptions struct {
 	// Ctx bounds the JWKS background refresh; nil means
 	// context.Background(). Close stops the refresh as well.
 	Ctx context.Context
+	// Observer receives cache lookups ("session") and JWKS fetch failures
+	// ("jwks"); nil means none.
+	Observer Observer
 }
 
 // JWTAuthenticator resolves the caller from the app's session JWT, verified
@@ -73,6 +76,7 @@ type JWTAuthenticator struct {
 	now      func() time.Time
 	cache    *identityCache
 	log      *zap.Logger
+	obs      Observer
 
 	// verifications counts full (uncached) verifications; tests read it.
 	verifications atomic.Uint64
@@ -116,6 +120,7 @@ func NewJWTAuthenticator(cfg configs.SessionConfig, tenantClaim string, opts JWT
 		now:         now,
 		cache:       cache,
 		log:         log,
+		obs:         observerOr(opts.Observer),
 	}
 
 	var methods []string
@@ -139,7 +144,7 @@ func NewJWTAuthenticator(cfg configs.SessionConfig, tenantClaim string, opts JWT
 		if client == nil {
 			client = &http.Client{}
 		}
-		a.jwks, err = newJWKSKeys(ctx, cfg.JWKSURL, cfg.JWKSRefresh, client, log)
+		a.jwks, err = newJWKSKeys(ctx, cfg.JWKSURL, cfg.JWKSRefresh, client, log, observerOr(opts.Observer))
 		if err != nil {
 			return nil, err
 		}
@@ -223,8 +228,10 @@ func (a *JWTAuthenticator) Authenticate(ctx context.Context, r *http.Request) (*
 	now := a.now()
 	key := tokenKey(token)
 	if id, ok := a.cache.get(key, now); ok {
+		a.obs.Cache("session", true)
 		return id, nil
 	}
+	a.obs.Cache("session", false)
 	id, err := a.verify(ctx, token)
 	if err != nil {
 		if ce := a.log.Check(zapcore.DebugLevel, "session JWT rejected"); ce != nil {

@@ -71,6 +71,7 @@ type Metrics struct {
 	reloads        *prometheus.CounterVec
 	reloadTime     prometheus.Gauge
 	tenantRequests *prometheus.CounterVec
+	providerErrors *prometheus.CounterVec
 	// tenants maps a configured tenant to its bound children [denied,
 	// allowed]; set once by TrackTenants before serving, then only read.
 	tenants map[string]*[2]prometheus.Counter
@@ -164,6 +165,10 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			Namespace: namespace, Name: "cache_requests_total",
 			Help: "Cache lookups, by cache and result (hit, miss).",
 		}, []string{"cache", "result"}),
+		providerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "identity_provider_errors_total",
+			Help: "Failures of the identity provider, by source (jwks: a JWK Set fetch failed and the last good keys were kept; introspect: the endpoint failed and the caller was refused).",
+		}, []string{"source"}),
 		tenantRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "tenant_requests_total",
 			Help: "Requests of identified callers by tenant (only the configured tenants; the rest are \"_other\") and outcome (allowed, denied).",
@@ -195,6 +200,9 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 	for _, r := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(r)
 	}
+	for _, s := range []string{"jwks", "introspect"} {
+		m.providerErrors.WithLabelValues(s)
+	}
 
 	// Closed sets are bound now, so their series exist (at zero) from the
 	// first scrape and rate() works for them before the first event.
@@ -207,7 +215,7 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			m.requests, m.requestDuration, m.inFlight,
 			m.upstreamDuration, m.upstreamErrors,
 			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.cacheRequests,
-			m.buildInfoGauge, m.unsafe, m.reloads, m.reloadTime, m.tenantRequests,
+			m.buildInfoGauge, m.unsafe, m.reloads, m.reloadTime, m.tenantRequests, m.providerErrors,
 		)
 	}
 	return m
@@ -351,6 +359,18 @@ func (m *Metrics) newCacheChild(k cacheKey) prometheus.Counter {
 		result = "hit"
 	}
 	return m.cacheRequests.WithLabelValues(k.cache, result)
+}
+
+// ProviderError counts a failure of the identity provider ("jwks" or
+// "introspect"; anything else is counted as "other").
+func (m *Metrics) ProviderError(source string) {
+	if m == nil {
+		return
+	}
+	if source != "jwks" && source != "introspect" {
+		source = "other"
+	}
+	m.providerErrors.WithLabelValues(source).Inc()
 }
 
 // TrackTenants turns on tenantgate_tenant_requests_total for these tenants;

@@ -65,6 +65,7 @@ func record(m *Metrics) {
 
 	m.UnsafeResources(3)
 	m.UnsafeResources(2)
+	m.ProviderError("jwks")
 	m.TenantRequest("acme", true) // not tracked yet: not recorded
 	m.TrackTenants([]string{"acme"})
 	m.TenantRequest("acme", true)
@@ -115,6 +116,7 @@ func TestMetricNames(t *testing.T) {
 		"tenantgate_config_last_reload_success_timestamp_seconds",
 		"tenantgate_config_reloads_total",
 		"tenantgate_http_requests_in_flight",
+		"tenantgate_identity_provider_errors_total",
 		"tenantgate_tenant_mismatches_total",
 		"tenantgate_tokens_minted_total",
 		"tenantgate_unsafe_resources",

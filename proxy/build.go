@@ -46,13 +46,13 @@ func BuildWith(parent context.Context, cfg *configs.Config, log *zap.Logger, m *
 	var authn auth.Authenticator
 	closeFn := cancel
 	if cfg.Introspect.URL != "" {
-		in, err := auth.NewIntrospector(cfg.Introspect, cfg.Tenant.Claim, auth.IntrospectOptions{Logger: log})
+		in, err := auth.NewIntrospector(cfg.Introspect, cfg.Tenant.Claim, auth.IntrospectOptions{Logger: log, Observer: m})
 		if err != nil {
 			return nil, fmt.Errorf("building introspection client: %w", err)
 		}
 		authn = in
 	} else {
-		j, err := auth.NewJWTAuthenticator(cfg.Session, cfg.Tenant.Claim, auth.JWTOptions{Logger: log, Ctx: ctx})
+		j, err := auth.NewJWTAuthenticator(cfg.Session, cfg.Tenant.Claim, auth.JWTOptions{Logger: log, Ctx: ctx, Observer: m})
 		if err != nil {
 			return nil, fmt.Errorf("building session verifier: %w", err)
 		}

@@ -67,6 +67,19 @@ func TestIntrospection(t *testing.T) {
 	if w := req("/api/embed/dashboard/"+handle, "initech"); w.Code != http.StatusServiceUnavailable || reason(w) != "identity-unavailable" {
 		t.Errorf("app failing: %d %s, want 503 identity-unavailable", w.Code, reason(w))
 	}
+	want := `
+# HELP tenantgate_identity_provider_errors_total Failures of the identity provider, by source (jwks: a JWK Set fetch failed and the last good keys were kept; introspect: the endpoint failed and the caller was refused).
+# TYPE tenantgate_identity_provider_errors_total counter
+tenantgate_identity_provider_errors_total{source="introspect"} 1
+tenantgate_identity_provider_errors_total{source="jwks"} 0
+# HELP tenantgate_cache_requests_total Cache lookups, by cache and result (hit, miss).
+# TYPE tenantgate_cache_requests_total counter
+tenantgate_cache_requests_total{cache="introspect",result="hit"} 1
+tenantgate_cache_requests_total{cache="introspect",result="miss"} 3
+`
+	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(want), "tenantgate_identity_provider_errors_total", "tenantgate_cache_requests_total"); err != nil {
+		t.Error(err)
+	}
 }
 
 func TestAdmin(t *testing.T) {
