@@ -165,6 +165,18 @@ func newJWKSKeys(ctx context.Context, url string, refresh time.Duration, client 
 
 func (j *jwksKeys) close() { j.cancel() }
 
+// ready reports whether the JWK Set has given any key yet.
+func (j *jwksKeys) ready(ctx context.Context) error {
+	keys, err := j.store.KeyReadAll(ctx)
+	if err != nil {
+		return fmt.Errorf("reading JWK Set: %w", err)
+	}
+	if len(keys) == 0 {
+		return errors.New("no key fetched from the JWK Set yet")
+	}
+	return nil
+}
+
 // key returns the key (or, for a token without kid, the set of keys) that
 // may verify t. Every key returned fits t's algorithm.
 func (j *jwksKeys) key(ctx context.Context, t *jwt.Token) (any, error) {

@@ -200,6 +200,15 @@ func validateSessionConfig(cfg configs.SessionConfig, tenantClaim string) error 
 	return errors.Join(errs...)
 }
 
+// Ready reports whether the authenticator can verify sessions: with a
+// JWKS URL, once a key has been fetched. /readyz is false until then.
+func (a *JWTAuthenticator) Ready(ctx context.Context) error {
+	if a.jwks == nil {
+		return nil
+	}
+	return a.jwks.ready(ctx)
+}
+
 // Close stops the JWKS background refresh. It is safe to call more than once.
 func (a *JWTAuthenticator) Close() {
 	if a.jwks != nil {
