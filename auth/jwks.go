@@ -1,12 +1,14 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +40,14 @@ const (
 	jwksUnknownKIDWait = 3 * time.Second
 	// maxJWKSBytes caps a JWK Set response body.
 	maxJWKSBytes = 1 << 20
+	// jwksMaxStaleRefreshes and jwksMinStaleness bound how long the last
+	// good keys verify new sessions while every fetch fails (down, slow,
+	// garbage): that many refresh intervals, and at least this long. Past
+	// it the gate fails closed (identity-unavailable) until a fetch gives a
+	// JWK Set again: keys the provider revoked during an outage must not
+	// verify forever. Sessions already verified stay cached until their exp.
+	jwksMaxStaleRefreshes = 12
+	jwksMinStaleness      = time.Hour
 )
 
 // Key families. The algorithm a token may use follows from the family of the
@@ -111,6 +121,7 @@ var (
 	errNoMatchingKey  = errors.New("no JWKS key fits the token's algorithm")
 	errJWKSNotLoaded  = errors.New("the JWK Set could not be fetched")
 	errJWKSBodyTooBig = errors.New("JWK Set response is larger than 1 MiB")
+	errJWKSStale      = fmt.Errorf("%w: no JWK Set fetched within the staleness bound", errJWKSNotLoaded)
 )
 
 // jwksKeys looks up verification keys in a remote JWK Set through keyfunc,
@@ -124,20 +135,24 @@ type jwksKeys struct {
 	// fetch fails; with an unknown kid it decides between "invalid" (the
 	// set is fresh and lacks the key) and "unavailable" (it may be stale).
 	healthy *atomic.Bool
-	log     *zap.Logger
+	// lastGood is when (Unix nanoseconds) a fetch last answered a JWK Set
+	// that parses; keys are not used once it is older than maxStale.
+	lastGood *atomic.Int64
+	maxStale time.Duration
+	log      *zap.Logger
 }
 
 func newJWKSKeys(ctx context.Context, url string, refresh time.Duration, client *http.Client, log *zap.Logger, obs Observer) (*jwksKeys, error) {
 	if refresh <= 0 {
 		refresh = defaultJWKSRefresh
 	}
-	healthy := new(atomic.Bool)
+	healthy, lastGood := new(atomic.Bool), new(atomic.Int64)
 	c := *client
 	base := c.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	c.Transport = &jwksTransport{base: base, healthy: healthy}
+	c.Transport = &jwksTransport{base: base, healthy: healthy, lastGood: lastGood}
 
 	ctx, cancel := context.WithCancel(ctx)
 	noErrorFirstReq := true // start without keys rather than crash; lookups report ErrUnavailable until a fetch works
@@ -160,7 +175,8 @@ func newJWKSKeys(ctx context.Context, url string, refresh time.Duration, client 
 		cancel()
 		return nil, fmt.Errorf("setting up JWKS from %q: %w", url, err)
 	}
-	return &jwksKeys{store: kf.Storage(), cancel: cancel, healthy: healthy, log: log}, nil
+	maxStale := max(jwksMaxStaleRefreshes*refresh, jwksMinStaleness)
+	return &jwksKeys{store: kf.Storage(), cancel: cancel, healthy: healthy, lastGood: lastGood, maxStale: maxStale, log: log}, nil
 }
 
 func (j *jwksKeys) close() { j.cancel() }
@@ -180,6 +196,9 @@ func (j *jwksKeys) ready(ctx context.Context) error {
 // key returns the key (or, for a token without kid, the set of keys) that
 // may verify t. Every key returned fits t's algorithm.
 func (j *jwksKeys) key(ctx context.Context, t *jwt.Token) (any, error) {
+	if at := j.lastGood.Load(); at != 0 && time.Since(time.Unix(0, at)) > j.maxStale {
+		return nil, errJWKSStale
+	}
 	alg := t.Method.Alg()
 	rawKID, hasKID := t.Header["kid"]
 	if !hasKID {
@@ -240,8 +259,9 @@ func usableKey(k jwkset.JWK, alg string) (any, bool) {
 // jwksTransport records whether JWK Set fetches answer and caps the size of
 // what they answer.
 type jwksTransport struct {
-	base    http.RoundTripper
-	healthy *atomic.Bool
+	base     http.RoundTripper
+	healthy  *atomic.Bool
+	lastGood *atomic.Int64
 }
 
 func (t *jwksTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -253,9 +273,37 @@ func (t *jwksTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// A body that then fails to decode calls the refresh error
 		// handler, which sets this back to false.
 		t.healthy.Store(true)
+		// Read it here to learn whether it is a JWK Set at all: only then
+		// does it renew the last good keys' lease (jwksMaxStaleRefreshes).
+		body, err := io.ReadAll(&cappedBody{ReadCloser: resp.Body, left: maxJWKSBytes})
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if parsesAsJWKSet(body) {
+			t.lastGood.Store(time.Now().UnixNano())
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp, nil
 	}
 	resp.Body = &cappedBody{ReadCloser: resp.Body, left: maxJWKSBytes}
 	return resp, nil
+}
+
+// parsesAsJWKSet reports whether jwkset will accept body as it does on a
+// refresh: a JSON JWK Set whose keys are each valid or unsupported.
+func parsesAsJWKSet(body []byte) bool {
+	var set jwkset.JWKSMarshal
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&set); err != nil {
+		return false
+	}
+	for _, m := range set.Keys {
+		_, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{Private: true}, jwkset.JWKValidateOptions{})
+		if err != nil && !errors.Is(err, jwkset.ErrUnsupportedKey) {
+			return false
+		}
+	}
+	return true
 }
 
 // cappedBody fails a read that goes past its limit instead of truncating.

@@ -45,6 +45,7 @@ type Config struct {
 	Protect     ProtectConfig     `yaml:"protect"`
 	Log         LogConfig         `yaml:"log"`
 	Audit       AuditConfig       `yaml:"audit"`
+	SSO         SSOConfig         `yaml:"sso"`
 	Policy      PolicyConfig      `yaml:"policy"`
 }
 
@@ -109,6 +110,9 @@ type PassThroughConfig struct {
 type LimitsConfig struct {
 	MaxTokenBytes  int `yaml:"max_token_bytes"`  // TENANTGATE_MAX_TOKEN_BYTES, default 4096
 	MaxHeaderBytes int `yaml:"max_header_bytes"` // TENANTGATE_MAX_HEADER_BYTES, default 32768
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request line and headers (slowloris); the connection is then closed.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"` // TENANTGATE_READ_HEADER_TIMEOUT, default 10s
 }
 
 // ProtectConfig shields Metabase and the warehouse: identical concurrent
@@ -128,6 +132,23 @@ type AuditConfig struct {
 	Interval     time.Duration `yaml:"interval"`      // TENANTGATE_AUDIT_INTERVAL, default 60s between audits
 	MaxStaleness time.Duration `yaml:"max_staleness"` // TENANTGATE_AUDIT_MAX_STALENESS, default 10m: an older verdict no longer counts, the resource is refused
 }
+
+// SSOConfig turns on interactive embedding and the embedding SDK: the gate
+// mints Metabase's JWT SSO tokens and keeps the Metabase sessions sealed,
+// bound to the caller. SSO is off unless jwt_shared_secret is set.
+type SSOConfig struct {
+	JWTSharedSecret Secret            `yaml:"jwt_shared_secret"` // MB_JWT_SHARED_SECRET, Metabase's JWT shared secret (used as UTF-8 bytes); unset: SSO off
+	EmailTemplate   string            `yaml:"email_template"`    // TENANTGATE_SSO_EMAIL_TEMPLATE, default "{{ .Email }}": the Metabase identity, e.g. "{{ .Subject }}+{{ .Tenant }}@sso.example"
+	GroupMappings   map[string]string `yaml:"group_mappings"`    // TENANTGATE_SSO_GROUP_MAPPINGS, comma-separated app=Metabase pairs: app group → Metabase group name (never Administrators)
+	Attributes      []string          `yaml:"attributes"`        // TENANTGATE_SSO_ATTRIBUTES, comma-separated identity claims sent as user attributes
+	SealingKeys     []Secret          `yaml:"sealing_keys"`      // TENANTGATE_SSO_SEALING_KEY, comma-separated, each ≥ 32 bytes; first seals, all open
+	CookieSameSite  string            `yaml:"cookie_samesite"`   // TENANTGATE_SSO_COOKIE_SAMESITE, default "lax": lax, strict or none
+	Partitioned     bool              `yaml:"partitioned"`       // TENANTGATE_SSO_PARTITIONED, default false: CHIPS cookie for third-party iframes (needs samesite none)
+	Dataset         bool              `yaml:"dataset"`           // TENANTGATE_SSO_DATASET, default false: allow POST /api/dataset (only when sandboxes cover every table)
+}
+
+// Enabled reports whether SSO is configured.
+func (c SSOConfig) Enabled() bool { return c.JWTSharedSecret != "" }
 
 // LogConfig sets the zap logger.
 type LogConfig struct {

@@ -27,6 +27,7 @@ const (
 	defaultPassThroughLifetime   = 10 * time.Minute
 	defaultMaxTokenBytes         = 4096
 	defaultMaxHeaderBytes        = 32768
+	defaultReadHeaderTimeout     = 10 * time.Second
 	defaultLogLevel              = "info"
 	defaultAuditInterval         = 60 * time.Second
 	defaultAuditMaxStaleness     = 10 * time.Minute
@@ -35,6 +36,8 @@ const (
 	defaultTenantBurst           = 400
 	defaultTenantConcurrency     = 64
 	defaultAssetCacheBytes       = 64 << 20
+	defaultSSOEmailTemplate      = "{{ .Email }}"
+	defaultSSOCookieSameSite     = "lax"
 )
 
 // ApplyDefaults sets every zero-valued setting that has a default to that
@@ -72,6 +75,7 @@ func (c *Config) ApplyDefaults() {
 
 	num(&c.Limits.MaxTokenBytes, defaultMaxTokenBytes)
 	num(&c.Limits.MaxHeaderBytes, defaultMaxHeaderBytes)
+	dur(&c.Limits.ReadHeaderTimeout, defaultReadHeaderTimeout)
 
 	num(&c.Protect.MergeMaxBytes, defaultMergeMaxBytes)
 	num(&c.Protect.TenantRate, defaultTenantRate)
@@ -83,6 +87,9 @@ func (c *Config) ApplyDefaults() {
 
 	dur(&c.Audit.Interval, defaultAuditInterval)
 	dur(&c.Audit.MaxStaleness, defaultAuditMaxStaleness)
+
+	str(&c.SSO.EmailTemplate, defaultSSOEmailTemplate)
+	str(&c.SSO.CookieSameSite, defaultSSOCookieSameSite)
 }
 
 func str(p *string, d string) {

@@ -111,7 +111,7 @@ func decodeFile(path string, c *Config, probs *problems) bool {
 type binding struct {
 	env string // the variable
 	key string // the YAML key path, for messages and tests
-	ptr any    // *string, *Secret, *[]string, *[]Secret, *bool, *int or *time.Duration
+	ptr any    // *string, *Secret, *[]string, *[]Secret, *map[string]string, *bool, *int or *time.Duration
 	sep string // list separator: " " (any whitespace) or ","
 }
 
@@ -162,6 +162,7 @@ func (c *Config) bindings() []binding {
 
 		{"TENANTGATE_MAX_TOKEN_BYTES", "limits.max_token_bytes", &c.Limits.MaxTokenBytes, ""},
 		{"TENANTGATE_MAX_HEADER_BYTES", "limits.max_header_bytes", &c.Limits.MaxHeaderBytes, ""},
+		{"TENANTGATE_READ_HEADER_TIMEOUT", "limits.read_header_timeout", &c.Limits.ReadHeaderTimeout, ""},
 
 		{"TENANTGATE_DISABLE_QUERY_MERGING", "protect.disable_query_merging", &c.Protect.DisableQueryMerging, ""},
 		{"TENANTGATE_MERGE_MAX_BYTES", "protect.merge_max_bytes", &c.Protect.MergeMaxBytes, ""},
@@ -176,6 +177,15 @@ func (c *Config) bindings() []binding {
 
 		{"TENANTGATE_AUDIT_INTERVAL", "audit.interval", &c.Audit.Interval, ""},
 		{"TENANTGATE_AUDIT_MAX_STALENESS", "audit.max_staleness", &c.Audit.MaxStaleness, ""},
+
+		{"MB_JWT_SHARED_SECRET", "sso.jwt_shared_secret", &c.SSO.JWTSharedSecret, ""},
+		{"TENANTGATE_SSO_EMAIL_TEMPLATE", "sso.email_template", &c.SSO.EmailTemplate, ""},
+		{"TENANTGATE_SSO_GROUP_MAPPINGS", "sso.group_mappings", &c.SSO.GroupMappings, ","},
+		{"TENANTGATE_SSO_ATTRIBUTES", "sso.attributes", &c.SSO.Attributes, ","},
+		{"TENANTGATE_SSO_SEALING_KEY", "sso.sealing_keys", &c.SSO.SealingKeys, ","},
+		{"TENANTGATE_SSO_COOKIE_SAMESITE", "sso.cookie_samesite", &c.SSO.CookieSameSite, ""},
+		{"TENANTGATE_SSO_PARTITIONED", "sso.partitioned", &c.SSO.Partitioned, ""},
+		{"TENANTGATE_SSO_DATASET", "sso.dataset", &c.SSO.Dataset, ""},
 	}
 }
 
@@ -246,6 +256,17 @@ func (b binding) set(v string) error {
 		for i, s := range list {
 			(*p)[i] = Secret(s)
 		}
+	case *map[string]string:
+		m := map[string]string{}
+		for _, pair := range splitList(v, b.sep) {
+			k, val, ok := strings.Cut(pair, "=")
+			k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+			if !ok || k == "" || val == "" {
+				return fmt.Errorf("%s must be comma-separated key=value pairs, but %q is not one", b.env, pair)
+			}
+			m[k] = val
+		}
+		*p = m
 	case *bool:
 		x, err := strconv.ParseBool(v)
 		if err != nil {

@@ -35,10 +35,11 @@ func TestLoadNoFileGivesDefaults(t *testing.T) {
 		Tenant:      TenantConfig{Claim: "organization_id", Param: "organization_id"},
 		Upstream:    UpstreamConfig{DialTimeout: 5 * time.Second, ResponseHeaderTimeout: 60 * time.Second, Timeout: 10 * time.Minute, MaxIdleConnsPerHost: 256},
 		PassThrough: PassThroughConfig{Enabled: false, MaxLifetime: 10 * time.Minute},
-		Limits:      LimitsConfig{MaxTokenBytes: 4096, MaxHeaderBytes: 32768},
+		Limits:      LimitsConfig{MaxTokenBytes: 4096, MaxHeaderBytes: 32768, ReadHeaderTimeout: 10 * time.Second},
 		Protect:     ProtectConfig{MergeMaxBytes: 4 << 20, TenantRate: 200, TenantBurst: 400, TenantConcurrency: 64, AssetCacheBytes: 64 << 20},
 		Log:         LogConfig{Level: "info"},
 		Audit:       AuditConfig{Interval: 60 * time.Second, MaxStaleness: 10 * time.Minute},
+		SSO:         SSOConfig{EmailTemplate: "{{ .Email }}", CookieSameSite: "lax"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
@@ -164,6 +165,7 @@ var envCases = []struct {
 
 	{"TENANTGATE_MAX_TOKEN_BYTES", "2100", func(c *Config) any { return c.Limits.MaxTokenBytes }, 2100},
 	{"TENANTGATE_MAX_HEADER_BYTES", "22000", func(c *Config) any { return c.Limits.MaxHeaderBytes }, 22000},
+	{"TENANTGATE_READ_HEADER_TIMEOUT", "3s", func(c *Config) any { return c.Limits.ReadHeaderTimeout }, 3 * time.Second},
 
 	{"TENANTGATE_DISABLE_QUERY_MERGING", "true", func(c *Config) any { return c.Protect.DisableQueryMerging }, true},
 	{"TENANTGATE_MERGE_MAX_BYTES", "1024", func(c *Config) any { return c.Protect.MergeMaxBytes }, 1024},
@@ -177,6 +179,15 @@ var envCases = []struct {
 
 	{"TENANTGATE_AUDIT_INTERVAL", "45s", func(c *Config) any { return c.Audit.Interval }, 45 * time.Second},
 	{"TENANTGATE_AUDIT_MAX_STALENESS", "20m", func(c *Config) any { return c.Audit.MaxStaleness }, 20 * time.Minute},
+
+	{"MB_JWT_SHARED_SECRET", "sso-secret\n", func(c *Config) any { return c.SSO.JWTSharedSecret }, Secret("sso-secret")},
+	{"TENANTGATE_SSO_EMAIL_TEMPLATE", "{{ .Subject }}+{{ .Tenant }}@sso.example", func(c *Config) any { return c.SSO.EmailTemplate }, "{{ .Subject }}+{{ .Tenant }}@sso.example"},
+	{"TENANTGATE_SSO_GROUP_MAPPINGS", " analysts = Embedded customers ,admins=Embedded admins,", func(c *Config) any { return c.SSO.GroupMappings }, map[string]string{"analysts": "Embedded customers", "admins": "Embedded admins"}},
+	{"TENANTGATE_SSO_ATTRIBUTES", "region, plan", func(c *Config) any { return c.SSO.Attributes }, []string{"region", "plan"}},
+	{"TENANTGATE_SSO_SEALING_KEY", "s1,s2", func(c *Config) any { return c.SSO.SealingKeys }, []Secret{"s1", "s2"}},
+	{"TENANTGATE_SSO_COOKIE_SAMESITE", "none", func(c *Config) any { return c.SSO.CookieSameSite }, "none"},
+	{"TENANTGATE_SSO_PARTITIONED", "true", func(c *Config) any { return c.SSO.Partitioned }, true},
+	{"TENANTGATE_SSO_DATASET", "true", func(c *Config) any { return c.SSO.Dataset }, true},
 }
 
 func TestEnvOverridesEveryField(t *testing.T) {

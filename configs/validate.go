@@ -59,6 +59,7 @@ func (c *Config) Validate(mode Mode) error {
 	c.validateSizes(&p)
 	c.validateNames(&p)
 	c.validatePolicy(&p)
+	c.validateSSO(&p)
 	return p.err()
 }
 
@@ -188,6 +189,7 @@ func (c *Config) validateDurations(p *problems) {
 		{"TENANTGATE_PASS_THROUGH_MAX_LIFETIME (pass_through.max_lifetime)", c.PassThrough.MaxLifetime},
 		{"TENANTGATE_AUDIT_INTERVAL (audit.interval)", c.Audit.Interval},
 		{"TENANTGATE_AUDIT_MAX_STALENESS (audit.max_staleness)", c.Audit.MaxStaleness},
+		{"TENANTGATE_READ_HEADER_TIMEOUT (limits.read_header_timeout)", c.Limits.ReadHeaderTimeout},
 	} {
 		if d.v <= 0 {
 			p.addf("%s is %s: it must be a positive duration such as 30s, or unset for the default", d.name, d.v)

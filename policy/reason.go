@@ -34,6 +34,14 @@ const (
 	ReasonUpstreamUnavailable Reason = "upstream-unavailable"
 	ReasonUpstreamTimeout     Reason = "upstream-timeout"
 	ReasonInternal            Reason = "internal-error"
+
+	// SSO (interactive embedding and the SDK).
+	ReasonSSORequired        Reason = "sso-required"
+	ReasonSSOSessionInvalid  Reason = "sso-session-invalid"
+	ReasonSSOSessionExpired  Reason = "sso-session-expired"
+	ReasonSSOSessionMismatch Reason = "sso-session-mismatch"
+	ReasonSSOTokenInvalid    Reason = "sso-token-invalid"
+	ReasonSSOExchangeFailed  Reason = "sso-exchange-failed"
 )
 
 // Reasons lists every reason, for docs, metrics pre-binding and tests.
@@ -45,6 +53,8 @@ var Reasons = []Reason{
 	ReasonListingNotAllowed, ReasonRouteNotAllowed, ReasonMethodNotAllowed,
 	ReasonMalformedRequest, ReasonRequestTooLarge, ReasonIdentityUnavailable, ReasonRateLimited,
 	ReasonUpstreamUnavailable, ReasonUpstreamTimeout, ReasonInternal,
+	ReasonSSORequired, ReasonSSOSessionInvalid, ReasonSSOSessionExpired, ReasonSSOSessionMismatch,
+	ReasonSSOTokenInvalid, ReasonSSOExchangeFailed,
 }
 
 var reasonInfo = map[Reason]struct {
@@ -76,6 +86,12 @@ var reasonInfo = map[Reason]struct {
 	ReasonUpstreamUnavailable: {http.StatusBadGateway, "Analytics are unavailable right now. Try again shortly."},
 	ReasonUpstreamTimeout:     {http.StatusGatewayTimeout, "Analytics took too long to answer. Try again shortly."},
 	ReasonInternal:            {http.StatusInternalServerError, "The gateway failed to handle this request."},
+	ReasonSSORequired:         {http.StatusUnauthorized, "You are not signed in to analytics. Reload the page to sign in."},
+	ReasonSSOSessionInvalid:   {http.StatusUnauthorized, "This analytics session is not one the gateway issued. Reload the page to sign in again."},
+	ReasonSSOSessionExpired:   {http.StatusUnauthorized, "Your analytics session has ended. Reload the page to sign in again."},
+	ReasonSSOSessionMismatch:  {http.StatusUnauthorized, "This analytics session belongs to another user or organization. Reload the page to sign in again."},
+	ReasonSSOTokenInvalid:     {http.StatusForbidden, "This sign-in token is not one the gateway issued to you."},
+	ReasonSSOExchangeFailed:   {http.StatusBadGateway, "Signing in to analytics failed. Try again shortly."},
 }
 
 // Status is the HTTP status a denial with this reason answers.

@@ -57,6 +57,11 @@ type readiness struct {
 
 func (a *Admin) readyz(w http.ResponseWriter, r *http.Request) {
 	res := readiness{Status: "ok", Checks: map[string]string{"keys": "ok"}}
+	if rd, ok := a.gate.auth.(interface{ Ready(context.Context) error }); ok {
+		if err := rd.Ready(r.Context()); err != nil {
+			res.Status, res.Checks["keys"] = "unavailable", err.Error()
+		}
+	}
 	if err := a.upstream(r.Context()); err != "" {
 		res.Status, res.Checks["metabase"] = "unavailable", err
 	} else {

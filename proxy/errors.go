@@ -92,7 +92,7 @@ func pageLoad(route string, r *http.Request) bool {
 		return false
 	}
 	switch route {
-	case routeEmbedPage:
+	case routeEmbedPage, routeSSOPage, routeSSOLogin:
 		return true
 	case routeMint:
 		return strings.Contains(r.Header.Get("Accept"), "text/html")

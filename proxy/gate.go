@@ -58,7 +58,8 @@ type Gate struct {
 	merge  *merger // nil when merging is off
 	fair   *fairness
 	assets *assetCache
-	guard  *Guard // nil: no audit of Metabase
+	guard  *Guard   // nil: no audit of Metabase
+	sso    *ssoGate // nil: SSO off (no MB_JWT_SHARED_SECRET)
 
 	admin   *Admin
 	proxy   *httputil.ReverseProxy
@@ -108,6 +109,11 @@ func New(o Options) (*Gate, error) {
 		rt = newTransport(o.Config.Upstream)
 	}
 	g.proxy = g.newReverseProxy(rt)
+	if o.Config.SSO.Enabled() {
+		if g.sso, err = newSSOGate(o.Config, rt, g.prefix); err != nil {
+			return nil, fmt.Errorf("proxy.New: %w", err)
+		}
+	}
 	pc := o.Config.Protect
 	if !pc.DisableQueryMerging {
 		g.merge = newMerger(pc.MergeMaxBytes)
@@ -165,6 +171,9 @@ func (g *Gate) router() http.Handler {
 	m.Handle("/favicon.ico", g.named(routeStatic, g.serveStatic)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/api/session/properties", g.named(routeProperties, g.serveProperties)).Methods(http.MethodGet)
 	m.Handle("/api/geojson/{key:[A-Za-z0-9_-]+}", g.named(routeGeoJSON, g.serveGeoJSON)).Methods(http.MethodGet)
+	if g.sso != nil {
+		g.ssoRoutes(m) // after the routes above, which keep their paths
+	}
 	notAllowed := func(reason policy.Reason, detail string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s := scopeOf(r)

@@ -27,6 +27,13 @@ type scope struct {
 	renewed    string    // a fresh handle for an expired one
 	upstreamAt int       // status Metabase answered, 0 if none
 	upStart    time.Time // when the upstream round trip began
+
+	// Set by the SSO handlers: the Metabase session key opened from the
+	// caller's sealed cookie or handle (injected upstream after the strip),
+	// and the page to sign in again for when Metabase says it has ended.
+	mbSession     string
+	ssoReturn     string
+	ssoFromCookie bool // the session came from the sealed cookie (cleared when it ends)
 }
 
 type routeKind int
@@ -37,6 +44,8 @@ const (
 	kindEmbedAPI
 	kindStatic
 	kindProperties
+	kindSSOPage
+	kindSSOAPI
 )
 
 type scopeKey struct{}

@@ -97,6 +97,13 @@ func (g *Gate) rewrite(pr *httputil.ProxyRequest) {
 	for _, h := range strippedRequestHeaders {
 		pr.Out.Header.Del(h)
 	}
+	if k := scopeOf(pr.In).mbSession; k != "" {
+		// Inject only after the strip: Metabase's cookie beats its header,
+		// so the strip of every client cookie is what makes this the one
+		// session Metabase uses. The key comes from the sealed cookie or
+		// handle the SSO handler opened and bound, never from the client.
+		pr.Out.Header.Set("X-Metabase-Session", k)
+	}
 	if k := scopeOf(pr.In).kind; k == kindEmbedPage || k == kindProperties {
 		// These bodies are read and rewritten: let the transport negotiate
 		// (and undo) compression instead of the browser.
@@ -171,6 +178,8 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 		}
 	case kindProperties:
 		return dropSetupToken(resp)
+	case kindSSOPage, kindSSOAPI:
+		return g.modifySSOResponse(resp)
 	}
 	return nil
 }
@@ -274,6 +283,10 @@ func replaceFrameAncestors(csp, ours string) string {
 
 // upstreamError turns a failed round trip into a fast JSON 502/504.
 func (g *Gate) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errSSOSessionEnded) {
+		g.ssoSessionEnded(w, r)
+		return
+	}
 	kind, reason := classifyUpstream(r, err)
 	g.metrics.UpstreamError(kind)
 	g.metrics.ObserveUpstream(scopeOf(r).route, 0, time.Since(scopeOf(r).upStart))

@@ -184,7 +184,7 @@ func runGateReloading(ctx context.Context, cfg *configs.Config, log *zap.Logger,
 	}
 	public := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { cur.Load().Gate.ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
@@ -241,8 +241,9 @@ func reloadStack(ctx context.Context, cfg *configs.Config, reload func() (*confi
 	if err != nil {
 		return nil, err
 	}
-	if next.Listen != cfg.Listen || next.AdminListen != cfg.AdminListen || next.Limits.MaxHeaderBytes != cfg.Limits.MaxHeaderBytes {
-		return nil, errors.New("TENANTGATE_LISTEN, TENANTGATE_ADMIN_LISTEN and TENANTGATE_MAX_HEADER_BYTES change only with a restart")
+	if next.Listen != cfg.Listen || next.AdminListen != cfg.AdminListen || next.Limits.MaxHeaderBytes != cfg.Limits.MaxHeaderBytes ||
+		next.Limits.ReadHeaderTimeout != cfg.Limits.ReadHeaderTimeout {
+		return nil, errors.New("TENANTGATE_LISTEN, TENANTGATE_ADMIN_LISTEN, TENANTGATE_MAX_HEADER_BYTES and TENANTGATE_READ_HEADER_TIMEOUT change only with a restart")
 	}
 	return proxy.BuildWith(ctx, next, log, m, reg)
 }

@@ -70,6 +70,31 @@
 // dashboard), SetEmbeddingParam, SetPublicLink and AddSandbox; a request
 // sees one snapshot from start to end. SetOverride makes any endpoint fail.
 //
+// # JWT SSO and sessions
+//
+// With Options.SSO.SharedSecret set (sso.go): GET /auth/sso in its browser
+// variant (302 to return_to with metabase.SESSION, metabase.TIMEOUT and
+// metabase.DEVICE; a return_to on another host is 400 "Invalid redirect
+// URL") and its SDK variant (X-Metabase-Client: discovery {url, method},
+// then {status, id, exp, iat}; 402 when the flavour is off); HS256 only,
+// exp and nbf without leeway, an iat older than 180 s refused, email
+// required, users provisioned (or refused with provisioning off), names and
+// attributes (strings kept, numbers and booleans as text, the rest and
+// "@" keys dropped) replaced at each login, group sync by mapping or by
+// name. Sessions are found in Metabase's order: metabase.EMBEDDED_SESSION
+// with X-Metabase-Anti-CSRF-Token, then metabase.SESSION, then
+// X-Metabase-Session (the first present wins, valid or not), then
+// X-API-Key. A session user reaches GET /api/user/current, GET
+// /api/card/{id}, GET /api/dashboard/{id}, POST /api/card/{id}/query, POST
+// /api/dashboard/{id}/dashcard/{dc}/card/{c}/query and POST /api/dataset
+// (MBQL over orders with an "=" filter); queries of the orders table are
+// filtered by the sandbox of the user's group on its attribute (no
+// attribute: "Query requires user attribute"), users outside a sandboxed
+// group and native SQL for sandboxed users get 403. Body parameters of the
+// card queries are ignored. The app's pages (/dashboard/..., /question/...,
+// /collection/..., /search) are served, to anyone, only with SSO on. Tests
+// read User, SessionUser and SessionKeys, and end sessions with EndSessions.
+//
 // # Choices where the contract is silent
 //
 // Values the JVM would word (a header that is not JSON, a non-object

@@ -39,6 +39,9 @@ type Options struct {
 	// PublicSharingDisabled turns public sharing off: the public link
 	// listings answer 400 "Public sharing is not enabled.".
 	PublicSharingDisabled bool
+	// SSO configures JWT SSO and the session API (see sso.go); the zero
+	// value has JWT SSO off.
+	SSO SSOOptions
 }
 
 // Request is what the stand-in recorded of one request it received.
@@ -71,6 +74,8 @@ type Server struct {
 	// data is the served content; changes (cmu held) store a new copy.
 	data atomic.Pointer[content]
 	cmu  sync.Mutex
+
+	sso ssoState // SSO users and sessions
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -228,6 +233,9 @@ func exportRedirect(seg string) (token, format string, ok bool) {
 
 // serve routes a request once it is recorded.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, path string) {
+	if s.serveSSO(w, r, path) {
+		return
+	}
 	get := r.Method == http.MethodGet || r.Method == http.MethodHead
 	if strings.HasPrefix(path, "/api/") {
 		s.securityHeaders(w.Header(), false, "")

@@ -1,0 +1,452 @@
+package proxy
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenantgate/tenantgate/configs"
+	"github.com/tenantgate/tenantgate/proxy/metabasetest"
+)
+
+// verifyHS256 checks a JWT with a hand-rolled HMAC-SHA256 over the signing
+// input (no JWT library), and returns its header and claims.
+func verifyHS256(t *testing.T, tok, secret string) (header, claims map[string]any) {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("JWT has %d parts", len(parts))
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(parts[0] + "." + parts[1]))
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || !hmac.Equal(sig, m.Sum(nil)) {
+		t.Fatalf("JWT signature does not verify with MB_JWT_SHARED_SECRET")
+	}
+	for i, into := range []*map[string]any{&header, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.UseNumber()
+		if err := dec.Decode(into); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return header, claims
+}
+
+// ssoExchanges returns the SSO JWTs the stand-in received at /auth/sso.
+func ssoExchanges(t *testing.T, h *harness) []metabasetest.Request {
+	t.Helper()
+	var out []metabasetest.Request
+	for _, r := range h.mb.Requests() {
+		if r.Path == "/auth/sso" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func jwtOf(t *testing.T, r metabasetest.Request) string {
+	t.Helper()
+	q, err := url.ParseQuery(r.RawQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q.Get("jwt")
+}
+
+// statusCounts is what the revenue-by-status card shows a tenant.
+func statusCounts(tenant string) map[string]int {
+	out := map[string]int{}
+	for _, o := range metabasetest.Orders() {
+		if o.OrganizationID == tenant {
+			out[o.Status]++
+		}
+	}
+	return out
+}
+
+func countsOf(t *testing.T, rows [][]any) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, r := range rows {
+		n, _ := r[1].(float64)
+		out[r[0].(string)] = int(n)
+	}
+	return out
+}
+
+// assertUpstreamSessions checks every request that reached Metabase with a
+// session: no client cookie or key, and the injected session is one of a
+// Metabase user of the given tenant and email.
+func assertUpstreamSessions(t *testing.T, h *harness, tenant, email string) int {
+	t.Helper()
+	n := 0
+	for _, r := range h.mb.Requests() {
+		if r.Path == "/auth/sso" {
+			continue
+		}
+		for _, k := range []string{"Cookie", "X-Api-Key", "Authorization"} {
+			if v := r.Header.Get(k); v != "" {
+				t.Errorf("Metabase received %s: %q on %s", k, v, r.Path)
+			}
+		}
+		key := r.Header.Get("X-Metabase-Session")
+		if key == "" {
+			continue
+		}
+		n++
+		u, ok := h.mb.SessionUser(key)
+		if !ok {
+			t.Errorf("Metabase received a dead session on %s", r.Path)
+			continue
+		}
+		if u.Attributes["organization_id"] != tenant || u.Email != email {
+			t.Errorf("Metabase received the session of %s (organization_id %q) on %s, want %s of %q", u.Email, u.Attributes["organization_id"], r.Path, email, tenant)
+		}
+	}
+	return n
+}
+
+func TestSSOInteractiveFlow(t *testing.T) {
+	h := newSSOHarness(t, nil)
+	alice := ssoSession("alice", "acme", time.Hour)
+
+	// 1. Sign-in: a 302 back under the gate, the sealed cookie, and the
+	// exchange done server side.
+	w := h.send("GET", testSSOPrefix+"/.tenantgate/sso?return_to=%2Fdashboard%2F1", alice, nil, "")
+	if w.Code != http.StatusFound || w.Header().Get("Location") != testSSOPrefix+"/dashboard/1" {
+		t.Fatalf("sign-in: %d Location %q %s", w.Code, w.Header().Get("Location"), w.Body)
+	}
+	set := w.Header().Get("Set-Cookie")
+	for _, want := range []string{ssoCookieName + "=", "Path=/analytics/", "HttpOnly", "SameSite=Lax"} {
+		if !strings.Contains(set, want) {
+			t.Errorf("Set-Cookie %q lacks %q", set, want)
+		}
+	}
+	if strings.Contains(set, "metabase.") {
+		t.Errorf("Metabase's cookie reached the browser: %q", set)
+	}
+	sealed := sealedCookie(t, w)
+	ex := ssoExchanges(t, h)
+	if len(ex) != 1 {
+		t.Fatalf("Metabase saw %d SSO exchanges, want 1", len(ex))
+	}
+	if ex[0].Header.Get("X-Metabase-Client") != "" || ex[0].Header.Get("Cookie") != "" {
+		t.Errorf("browser-flow exchange carried %v", ex[0].Header)
+	}
+	if q, _ := url.ParseQuery(ex[0].RawQuery); q.Get("return_to") != "/dashboard/1" {
+		t.Errorf("return_to sent to Metabase = %q", q.Get("return_to"))
+	}
+	if ex[0].Status != http.StatusFound {
+		t.Errorf("Metabase answered the exchange %d, want 302", ex[0].Status)
+	}
+
+	// 2. The SSO JWT verifies independently and carries exactly the
+	// configured claims.
+	hdr, claims := verifyHS256(t, jwtOf(t, ex[0]), testSSOSecret)
+	if hdr["alg"] != "HS256" {
+		t.Errorf("alg = %v", hdr["alg"])
+	}
+	var keys []string
+	for k := range claims {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if got, want := strings.Join(keys, ","), "email,exp,first_name,groups,iat,jti,organization_id,region"; got != want {
+		t.Errorf("claims %s, want %s", got, want)
+	}
+	if claims["email"] != "alice@example.com" || claims["organization_id"] != "acme" || claims["region"] != "eu" || claims["first_name"] != "Alice" {
+		t.Errorf("claims %v", claims)
+	}
+	if g, _ := claims["groups"].([]any); len(g) != 1 || g[0] != embeddedGroup {
+		t.Errorf("groups = %v, want only %q (unmapped app groups dropped)", claims["groups"], embeddedGroup)
+	}
+	iat, _ := claims["iat"].(json.Number).Int64()
+	exp, _ := claims["exp"].(json.Number).Int64()
+	if now := time.Now().Unix(); iat < now-5 || iat > now+1 || exp-iat != 60 {
+		t.Errorf("iat %d exp %d: want now and now+60", iat, exp)
+	}
+	if jti, _ := claims["jti"].(string); len(jti) != 32 {
+		t.Errorf("jti = %q", jti)
+	}
+	user, ok := h.mb.User("alice@example.com")
+	if !ok || user.Attributes["organization_id"] != "acme" || !slices.Contains(user.GroupIDs, metabasetest.GroupEmbedded) || user.Superuser() {
+		t.Fatalf("Metabase user %+v", user)
+	}
+
+	// 3. The app's page, its API, the data: acme's only.
+	h.mb.Reset()
+	w = h.send("GET", testSSOPrefix+"/dashboard/1", alice, cookieHeader(sealed), "")
+	if w.Code != http.StatusOK || !strings.Contains(w.Header().Get("Content-Security-Policy"), "frame-ancestors 'self'") || w.Header().Get("X-Frame-Options") != "" {
+		t.Errorf("page: %d CSP %q XFO %q", w.Code, w.Header().Get("Content-Security-Policy"), w.Header().Get("X-Frame-Options"))
+	}
+	w = h.send("GET", testSSOPrefix+"/api/user/current", alice, cookieHeader(sealed), "")
+	var me struct {
+		Email       string            `json:"email"`
+		Attrs       map[string]string `json:"jwt_attributes"`
+		IsSuperuser bool              `json:"is_superuser"`
+	}
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &me) != nil || me.Email != "alice@example.com" || me.Attrs["organization_id"] != "acme" || me.IsSuperuser {
+		t.Errorf("user/current: %d %s", w.Code, w.Body)
+	}
+	w = h.send("POST", testSSOPrefix+"/api/dashboard/1/dashcard/12/card/2/query", alice, cookieHeader(sealed), `{"parameters":[]}`)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("dashcard query: %d %s", w.Code, w.Body)
+	}
+	if got, want := countsOf(t, queryRows(t, w)), statusCounts("acme"); !mapsEqual(got, want) {
+		t.Errorf("revenue by status = %v, want acme's %v", got, want)
+	}
+	if cc := w.Header().Get("Cache-Control"); cc != "private, no-store" {
+		t.Errorf("Cache-Control = %q", cc)
+	}
+	w = h.send("POST", testSSOPrefix+"/api/card/3/query", alice, cookieHeader(sealed), `{}`)
+	if rows := queryRows(t, w); len(rows) != 1 || rows[0][0] != float64(10) {
+		t.Errorf("count = %v, want acme's 10", rows)
+	}
+	if n := assertUpstreamSessions(t, h, "acme", "alice@example.com"); n != 4 {
+		t.Errorf("%d requests reached Metabase with a session, want 4", n)
+	}
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSSOSDKFlow(t *testing.T) {
+	h := newSSOHarness(t, nil)
+	bob := ssoSession("bob", "globex", time.Hour)
+
+	// Discovery is answered by the gate, pointing at its JWT provider.
+	w := h.send("GET", testSSOPrefix+"/auth/sso?preferred_method=jwt", bob, http.Header{"X-Metabase-Client": {sdkClient}}, "")
+	if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != `{"method":"jwt","url":"/analytics/.tenantgate/sdk/jwt"}` {
+		t.Errorf("discovery: %d %s", w.Code, w.Body)
+	}
+	if n := len(h.mb.Requests()); n != 0 {
+		t.Errorf("discovery reached Metabase %d times", n)
+	}
+	handle := h.sdkSignIn(bob)
+	ex := ssoExchanges(t, h)
+	if len(ex) != 1 || ex[0].Header.Get("X-Metabase-Client") != sdkClient || ex[0].Status != http.StatusOK {
+		t.Fatalf("SDK exchanges: %+v", ex)
+	}
+	if q, _ := url.ParseQuery(ex[0].RawQuery); q.Has("return_to") {
+		t.Errorf("SDK exchange sent return_to")
+	}
+	_, claims := verifyHS256(t, jwtOf(t, ex[0]), testSSOSecret)
+	if claims["email"] != "bob@example.com" || claims["organization_id"] != "globex" || claims["exp"] == nil {
+		t.Errorf("claims %v", claims)
+	}
+	if slices.Contains(h.mb.SessionKeys(), handle) {
+		t.Fatal("the SDK's id is Metabase's session key")
+	}
+
+	h.mb.Reset()
+	w = h.send("GET", testSSOPrefix+"/api/user/current", bob, sdkHeader(handle), "")
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"bob@example.com"`) {
+		t.Errorf("user/current: %d %s", w.Code, w.Body)
+	}
+	w = h.send("GET", testSSOPrefix+"/api/session/properties", bob, sdkHeader(handle), "")
+	if w.Code != http.StatusOK {
+		t.Errorf("session/properties: %d", w.Code)
+	}
+	w = h.send("POST", testSSOPrefix+"/api/dashboard/1/dashcard/12/card/2/query", bob, sdkHeader(handle), `{}`)
+	if got, want := countsOf(t, queryRows(t, w)), statusCounts("globex"); !mapsEqual(got, want) {
+		t.Errorf("revenue by status = %v, want globex's %v", got, want)
+	}
+	for _, r := range h.mb.Requests() {
+		if r.Header.Get("X-Metabase-Client") != sdkClient && r.Path != "/api/session/properties" {
+			t.Errorf("%s: X-Metabase-Client = %q", r.Path, r.Header.Get("X-Metabase-Client"))
+		}
+	}
+	if n := assertUpstreamSessions(t, h, "globex", "bob@example.com"); n != 2 {
+		t.Errorf("%d requests reached Metabase with a session, want 2", n)
+	}
+}
+
+// A user who switches organization in the app gets a fresh sign-in and,
+// with a per-(user, organization) email template, another Metabase user;
+// the old session is never used for the new tenant.
+func TestSSOOrganizationSwitch(t *testing.T) {
+	h := newSSOHarness(t, func(c *configs.Config) { c.SSO.EmailTemplate = "{{ .Subject }}+{{ .Tenant }}@sso.example" })
+	inAcme := ssoSession("alice", "acme", time.Hour)
+	inGlobex := ssoSession("alice", "globex", time.Hour)
+	acmeCookie := h.signIn(inAcme, "/dashboard/1")
+	acmeKeys := h.mb.SessionKeys()
+
+	h.mb.Reset()
+	// The page load with the acme cookie, now in globex: a fresh sign-in.
+	w := h.send("GET", testSSOPrefix+"/dashboard/1", inGlobex, cookieHeader(acmeCookie), "")
+	if w.Code != http.StatusFound || w.Header().Get("Location") != testSSOPrefix+"/.tenantgate/sso?return_to=%2Fdashboard%2F1" {
+		t.Fatalf("page with a stale cookie: %d %q", w.Code, w.Header().Get("Location"))
+	}
+	if !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("stale cookie not cleared: %q", w.Header().Get("Set-Cookie"))
+	}
+	// An API call with it: 401, never forwarded.
+	w = h.send("POST", testSSOPrefix+"/api/card/3/query", inGlobex, cookieHeader(acmeCookie), `{}`)
+	if w.Code != http.StatusUnauthorized || reason(w) != "sso-session-mismatch" {
+		t.Errorf("API with a stale cookie: %d %s", w.Code, w.Body)
+	}
+	if n := len(h.mb.Requests()); n != 0 {
+		t.Fatalf("the stale session reached Metabase %d times", n)
+	}
+	globexCookie := h.signIn(inGlobex, "/dashboard/1")
+	u, ok := h.mb.User("alice+globex@sso.example")
+	if !ok || u.Attributes["organization_id"] != "globex" {
+		t.Fatalf("globex user %+v", u)
+	}
+	if old, _ := h.mb.User("alice+acme@sso.example"); old.Attributes["organization_id"] != "acme" {
+		t.Errorf("the acme user's attributes changed: %+v", old)
+	}
+	w = h.send("POST", testSSOPrefix+"/api/card/3/query", inGlobex, cookieHeader(globexCookie), `{}`)
+	if rows := queryRows(t, w); len(rows) != 1 || rows[0][0] != float64(statusTotal("globex")) {
+		t.Errorf("count = %v, want globex's", rows)
+	}
+	assertUpstreamSessions(t, h, "globex", "alice+globex@sso.example")
+	for _, r := range h.mb.Requests() {
+		if slices.Contains(acmeKeys, r.Header.Get("X-Metabase-Session")) {
+			t.Errorf("the acme session reached Metabase on %s", r.Path)
+		}
+	}
+}
+
+func statusTotal(tenant string) int {
+	n := 0
+	for _, c := range statusCounts(tenant) {
+		n += c
+	}
+	return n
+}
+
+// When Metabase ends the session, an API call answers 401 and a page load
+// signs in again.
+func TestSSOMetabaseSessionEnded(t *testing.T) {
+	h := newSSOHarness(t, nil)
+	alice := ssoSession("alice", "acme", time.Hour)
+	sealed := h.signIn(alice, "/")
+	h.mb.EndSessions()
+	w := h.send("GET", testSSOPrefix+"/api/user/current", alice, cookieHeader(sealed), "")
+	if w.Code != http.StatusUnauthorized || reason(w) != "sso-session-expired" || !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("API after Metabase's 401: %d %s %q", w.Code, w.Body, w.Header().Get("Set-Cookie"))
+	}
+	// The stand-in serves the app's page to anyone (as Metabase does), so a
+	// 401 page load is simulated.
+	h.mb.SetOverride(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/question/7" {
+			http.Error(w, "Unauthenticated", http.StatusUnauthorized)
+			return true
+		}
+		return false
+	})
+	w = h.send("GET", testSSOPrefix+"/question/7?a=1", alice, cookieHeader(sealed), "")
+	if w.Code != http.StatusFound || w.Header().Get("Location") != testSSOPrefix+"/.tenantgate/sso?return_to=%2Fquestion%2F7%3Fa%3D1" {
+		t.Errorf("page after Metabase's 401: %d %q %s", w.Code, w.Header().Get("Location"), w.Body)
+	}
+	// An expired app session never uses the sealed one: sign in first.
+	w = h.send("GET", testSSOPrefix+"/api/user/current", ssoSession("alice", "acme", -time.Minute), cookieHeader(sealed), "")
+	if w.Code != http.StatusUnauthorized || reason(w) != "session-expired" {
+		t.Errorf("expired app session: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestSSOSealedSessionBoundToAppSessionExpiry(t *testing.T) {
+	h := newSSOHarness(t, nil)
+	short := ssoSession("alice", "acme", 90*time.Second)
+	w := h.send("GET", testSSOPrefix+"/.tenantgate/sso", short, nil, "")
+	c := w.Result().Cookies()
+	if w.Code != http.StatusFound || len(c) != 1 {
+		t.Fatalf("sign-in: %d %v", w.Code, c)
+	}
+	if d := time.Until(c[0].Expires); d > 91*time.Second || d < 80*time.Second {
+		t.Errorf("cookie expires in %s, want the app session's 90s", d)
+	}
+	sess, err := h.stack.Gate.sso.sealer.OpenSession("cookie", c[0].Value)
+	if err != nil || time.Until(sess.Expiry()) > 91*time.Second || sess.Tenant != "acme" || sess.Subject != "alice" {
+		t.Errorf("sealed session %+v, %v", sess, err)
+	}
+}
+
+func TestSSODataset(t *testing.T) {
+	h := newSSOHarness(t, func(c *configs.Config) { c.SSO.Dataset = true })
+	alice := ssoSession("alice", "acme", time.Hour)
+	sealed := h.signIn(alice, "/")
+	w := h.send("POST", testSSOPrefix+"/api/dataset", alice, cookieHeader(sealed), `{"database":1,"type":"query","query":{"source-table":10}}`)
+	rows := queryRows(t, w)
+	if len(rows) != 10 {
+		t.Errorf("%d rows, want acme's 10", len(rows))
+	}
+	for _, r := range rows {
+		if r[1] != "acme" {
+			t.Errorf("row of %v", r[1])
+		}
+	}
+	// A filter on another tenant finds nothing: the sandbox still applies.
+	w = h.send("POST", testSSOPrefix+"/api/dataset", alice, cookieHeader(sealed), `{"database":1,"type":"query","query":{"source-table":10,"filter":["=",["field",102,null],"globex"]}}`)
+	if rows := queryRows(t, w); len(rows) != 0 {
+		t.Errorf("%d globex rows for acme", len(rows))
+	}
+	// Native SQL is refused to sandboxed users by Metabase.
+	w = h.send("POST", testSSOPrefix+"/api/dataset", alice, cookieHeader(sealed), `{"database":1,"type":"native","native":{"query":"select * from orders"}}`)
+	if w.Code != http.StatusForbidden {
+		t.Errorf("native query: %d", w.Code)
+	}
+	assertUpstreamSessions(t, h, "acme", "alice@example.com")
+}
+
+func TestSSOCookieAttributes(t *testing.T) {
+	h := newSSOHarness(t, func(c *configs.Config) { c.SSO.CookieSameSite = "none"; c.SSO.Partitioned = true })
+	w := h.send("GET", testSSOPrefix+"/.tenantgate/sso", ssoSession("alice", "acme", time.Hour), nil, "")
+	set := w.Header().Get("Set-Cookie")
+	for _, want := range []string{"SameSite=None", "Secure", "Partitioned", "HttpOnly"} {
+		if !strings.Contains(set, want) {
+			t.Errorf("Set-Cookie %q lacks %s", set, want)
+		}
+	}
+}
+
+// The email template decides who the Metabase user is; a session whose
+// template gives no address is refused before Metabase is asked.
+func TestSSOEmailTemplateWithoutAddress(t *testing.T) {
+	h := newSSOHarness(t, func(c *configs.Config) { c.SSO.EmailTemplate = "{{ .Claims.work_email }}" })
+	w := h.send("GET", testSSOPrefix+"/.tenantgate/sso", ssoSession("alice", "acme", time.Hour), nil, "")
+	if w.Code != http.StatusForbidden || reason(w) != "claim-missing" {
+		t.Errorf("%d %s", w.Code, w.Body)
+	}
+	if n := len(h.mb.Requests()); n != 0 {
+		t.Errorf("Metabase asked %d times", n)
+	}
+}
+
+// With SSO off, none of its routes exist.
+func TestSSOOffRoutesRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, target := range []string{"/.tenantgate/sso", "/.tenantgate/sdk/jwt?response=json", "/api/user/current", "/dashboard/1"} {
+		w := h.do("GET", target, session("alice", "acme", time.Hour), http.Header{"X-Metabase-Client": {sdkClient}})
+		if w.Code != http.StatusForbidden || reason(w) != "route-not-allowed" {
+			t.Errorf("%s: %d %s", target, w.Code, w.Body)
+		}
+	}
+	w := h.do("GET", "/auth/sso", session("alice", "acme", time.Hour), http.Header{"X-Metabase-Client": {sdkClient}})
+	if w.Code != http.StatusForbidden {
+		t.Errorf("/auth/sso: %d", w.Code)
+	}
+}
