@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -41,6 +42,9 @@ type HandleClaims struct {
 	ExpiresAt time.Time
 	kid       string
 	subject   [16]byte // keyed hash of the subject: see SubjectMatches
+	// matched remembers the last subject whose MAC matched, so the cached
+	// claims of a busy handle cost a string compare, not an HMAC.
+	matched atomic.Pointer[string]
 }
 
 // Handle errors. ErrHandleExpired is returned together with the claims, so
@@ -70,7 +74,7 @@ type HandleKeyring struct {
 	ttl    time.Duration
 	now    func() time.Time
 	parser *jwt.Parser
-	cache  *lru.Cache[[32]byte, *HandleClaims]
+	cache  *lru.Cache[string, *HandleClaims]
 }
 
 // NewHandleKeyring returns a keyring over secrets (the first signs). ttl is
@@ -85,7 +89,7 @@ func NewHandleKeyring(secrets []string, ttl time.Duration, cacheSize int, now fu
 	if cacheSize <= 0 {
 		cacheSize = 10000
 	}
-	cache, err := lru.New[[32]byte, *HandleClaims](cacheSize)
+	cache, err := lru.New[string, *HandleClaims](cacheSize)
 	if err != nil {
 		return nil, fmt.Errorf("handle keyring: creating cache: %w", err)
 	}
@@ -128,15 +132,26 @@ func (hk handleKey) subjectMAC(subject string, out *[16]byte) {
 	hk.macs.Put(m)
 }
 
+// remember keeps a verified subject; its own function so that only this
+// slow path, not every SubjectMatches call, moves the string to the heap.
+func (c *HandleClaims) remember(subject string) { c.matched.Store(&subject) }
+
 // SubjectMatches reports whether c was minted for subject.
 func (k *HandleKeyring) SubjectMatches(c *HandleClaims, subject string) bool {
+	if m := c.matched.Load(); m != nil && *m == subject {
+		return true
+	}
 	hk, ok := k.byKid[c.kid]
 	if !ok {
 		return false
 	}
 	var mac [16]byte
 	hk.subjectMAC(subject, &mac)
-	return hmac.Equal(mac[:], c.subject[:])
+	if !hmac.Equal(mac[:], c.subject[:]) {
+		return false
+	}
+	c.remember(subject)
+	return true
 }
 
 // Seal mints a handle for res with the given locked params, bound to tenant
@@ -172,7 +187,9 @@ func (k *HandleKeyring) Seal(res Resource, params map[string]any, tenant, subjec
 // ErrHandleExpired when the signature is good but exp has passed.
 // The returned claims are shared with the cache: do not mutate them.
 func (k *HandleKeyring) Open(handle string) (*HandleClaims, error) {
-	key := sha256.Sum256([]byte(handle))
+	// Keyed by the handle itself: it is public (it sits in a URL), and a
+	// string key costs no hashing or copy on the hot path.
+	key := handle
 	if c, ok := k.cache.Get(key); ok {
 		if k.now().Before(c.ExpiresAt) {
 			return c, nil

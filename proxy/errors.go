@@ -57,7 +57,7 @@ func (g *Gate) deny(w http.ResponseWriter, r *http.Request, d policy.Decision) {
 		zap.String("route", s.route),
 		zap.String("reason", string(d.Reason)),
 		zap.String("detail", d.Detail),
-		zap.String("path", redactPath(r.URL.EscapedPath())),
+		zap.String("path", redactPath(escapedPath(r))),
 	}
 	if s.identity != nil {
 		fields = append(fields, zap.String("tenant", s.identity.Tenant), zap.String("subject", s.identity.Subject))

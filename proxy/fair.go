@@ -47,28 +47,30 @@ func (f *fairness) state(tenant string) *tenantState {
 	return st
 }
 
-// admit takes a slot for tenant. It returns a release func, or nil and how
-// long the client should wait before retrying.
-func (f *fairness) admit(tenant string, now time.Time) (release func(), retry time.Duration) {
+// admit takes a slot for tenant. It returns the tenant's state, whose
+// release gives the slot back, or nil and how long the client should wait
+// before retrying.
+func (f *fairness) admit(tenant string, now time.Time) (slot *tenantState, retry time.Duration) {
 	st := f.state(tenant)
 	st.mu.Lock()
+	defer st.mu.Unlock()
 	if st.inflight >= f.maxConc {
-		st.mu.Unlock()
 		return nil, time.Second
 	}
 	r := st.lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		st.mu.Unlock()
 		return nil, d
 	}
 	st.inflight++
+	return st, 0
+}
+
+// release gives back a slot taken by admit.
+func (st *tenantState) release() {
+	st.mu.Lock()
+	st.inflight--
 	st.mu.Unlock()
-	return func() {
-		st.mu.Lock()
-		st.inflight--
-		st.mu.Unlock()
-	}, 0
 }
 
 // retryAfter renders a wait as whole seconds, at least 1.

@@ -51,9 +51,12 @@ type Gate struct {
 	log      *zap.Logger
 	now      func() time.Time
 	upstream *url.URL
-	prefix   string
-	trusted  []*net.IPNet
-	csp      string
+	// upPath and upRawPath are the upstream's base path without its
+	// trailing slash, computed once for rewrite.
+	upPath, upRawPath string
+	prefix            string
+	trusted           []*net.IPNet
+	csp               string
 
 	merge  *merger // nil when merging is off
 	fair   *fairness
@@ -96,6 +99,8 @@ func New(o Options) (*Gate, error) {
 	if g.now == nil {
 		g.now = time.Now
 	}
+	g.upPath = strings.TrimSuffix(up.Path, "/")
+	g.upRawPath = strings.TrimSuffix(up.EscapedPath(), "/")
 	for _, c := range o.Config.TrustedProxies {
 		n, err := parseCIDROrIP(c)
 		if err != nil {
@@ -164,10 +169,12 @@ func (g *Gate) router() http.Handler {
 	if g.prefix != "" {
 		m = root.PathPrefix(g.prefix).Subrouter()
 	}
-	m.Handle("/.tenantgate/embed/{kind:dashboard|question}/{id:[1-9][0-9]{0,8}}", g.named(routeMint, g.serveMint)).Methods(http.MethodGet)
-	m.PathPrefix("/embed/").Handler(g.named(routeEmbedPage, g.serveEmbed)).Methods(http.MethodGet, http.MethodHead)
+	// Most frequent first: mux tries routes in order. The paths do not
+	// overlap, so the order changes nothing else.
 	m.PathPrefix("/api/embed/").Handler(g.named(routeEmbedAPI, g.serveEmbed)).Methods(http.MethodGet)
 	m.PathPrefix("/app/").Handler(g.named(routeStatic, g.serveStatic)).Methods(http.MethodGet, http.MethodHead)
+	m.PathPrefix("/embed/").Handler(g.named(routeEmbedPage, g.serveEmbed)).Methods(http.MethodGet, http.MethodHead)
+	m.Handle("/.tenantgate/embed/{kind:dashboard|question}/{id:[1-9][0-9]{0,8}}", g.named(routeMint, g.serveMint)).Methods(http.MethodGet)
 	m.Handle("/favicon.ico", g.named(routeStatic, g.serveStatic)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/api/session/properties", g.named(routeProperties, g.serveProperties)).Methods(http.MethodGet)
 	m.Handle("/api/geojson/{key:[A-Za-z0-9_-]+}", g.named(routeGeoJSON, g.serveGeoJSON)).Methods(http.MethodGet)
@@ -200,5 +207,5 @@ func (g *Gate) named(name string, h http.HandlerFunc) http.Handler {
 
 // stripPrefix returns the escaped path below the public prefix.
 func (g *Gate) stripPrefix(r *http.Request) string {
-	return strings.TrimPrefix(r.URL.EscapedPath(), g.prefix)
+	return strings.TrimPrefix(escapedPath(r), g.prefix)
 }

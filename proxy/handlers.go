@@ -146,7 +146,11 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 		g.deny(w, r, d)
 		return
 	}
-	grant, d := g.policy.Embed(who, cred, p, r.URL.Query(), g.now())
+	var q url.Values // nil for no query: ParseQuery would allocate an empty map
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
+	grant, d := g.policy.Embed(who, cred, p, q, g.now())
 	d = g.guarded(grant.Resource, d)
 	g.decided(r, d)
 	if !d.Allow {
@@ -199,23 +203,23 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 // forwardFair forwards under the tenant's fairness limits: only requests
 // that reach Metabase count, so a merged crowd of one dashboard does not.
 func (g *Gate) forwardFair(w http.ResponseWriter, r *http.Request, who *auth.Identity, path, query string) {
-	release := g.admit(w, r, who)
-	if release == nil {
+	slot := g.admit(w, r, who)
+	if slot == nil {
 		return
 	}
-	defer release()
+	defer slot.release()
 	g.forward(w, r, path, query)
 }
 
 // admit applies per-tenant fairness; it answers 429 and returns nil when
 // the caller's tenant is over its rate or its in-flight cap.
-func (g *Gate) admit(w http.ResponseWriter, r *http.Request, who *auth.Identity) (release func()) {
-	release, wait := g.fair.admit(who.Tenant, g.now())
-	if release == nil {
+func (g *Gate) admit(w http.ResponseWriter, r *http.Request, who *auth.Identity) *tenantState {
+	slot, wait := g.fair.admit(who.Tenant, g.now())
+	if slot == nil {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		g.deny(w, r, policy.Decision{Reason: policy.ReasonRateLimited, Detail: "tenant over its rate or concurrency limit"})
 	}
-	return release
+	return slot
 }
 
 // forwardMerged forwards a static-embed query, sharing one upstream call

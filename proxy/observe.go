@@ -88,7 +88,8 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 		} else {
 			s.requestID = newRequestID()
 		}
-		sw.Header().Set("X-Request-Id", s.requestID)
+		sw.Header()["X-Request-Id"] = []string{s.requestID}
+		s.escPath = r.URL.EscapedPath()
 		g.metrics.InFlightInc()
 		r = withScope(r, s)
 		// Book-keeping runs even when the reverse proxy aborts a cut
@@ -125,7 +126,7 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 			zap.String("request_id", s.requestID),
 			zap.String("route", s.route),
 			zap.String("method", r.Method),
-			zap.String("path", redactPath(r.URL.EscapedPath())),
+			zap.String("path", redactPath(escapedPath(r))),
 			zap.Int("status", sw.status),
 			zap.Int64("bytes", sw.bytes),
 			zap.Duration("duration", d),
@@ -144,7 +145,7 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 // empty segments, encoded slashes, dots and backslashes), oversize paths
 // and queries, before any route sees them.
 func (g *Gate) sane(r *http.Request) (policy.Reason, string) {
-	p := r.URL.EscapedPath()
+	p := escapedPath(r)
 	if len(p)+len(r.URL.RawQuery) > g.cfg.Limits.MaxTokenBytes*2 {
 		return policy.ReasonRequestTooLarge, "path and query longer than allowed"
 	}

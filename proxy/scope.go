@@ -15,6 +15,7 @@ import (
 type scope struct {
 	requestID string
 	route     string
+	escPath   string // r.URL.EscapedPath(), computed once by observe
 	identity  *auth.Identity
 	resource  auth.Resource // what the request is about, once known (for the decision log)
 	decision  policy.Decision
@@ -60,4 +61,12 @@ func scopeOf(r *http.Request) *scope {
 
 func withScope(r *http.Request, s *scope) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), scopeKey{}, s))
+}
+
+// escapedPath is r.URL.EscapedPath(), computed once per request.
+func escapedPath(r *http.Request) string {
+	if s, ok := r.Context().Value(scopeKey{}).(*scope); ok && s.escPath != "" {
+		return s.escPath
+	}
+	return r.URL.EscapedPath()
 }

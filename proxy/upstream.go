@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -37,15 +36,28 @@ func newTransport(c configs.UpstreamConfig) *http.Transport {
 	}
 }
 
-// bufferPool lends the reverse proxy its copy buffers.
-type bufferPool struct{ p sync.Pool }
+// bufferPool lends the reverse proxy its 32 KiB copy buffers. A buffered
+// channel rather than a sync.Pool: Put of a slice into a sync.Pool
+// allocates its box on every request.
+type bufferPool struct{ c chan []byte }
 
-func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
-func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
-
-func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { x := make([]byte, 32*1024); return &x }}}
+func (b *bufferPool) Get() []byte {
+	select {
+	case x := <-b.c:
+		return x
+	default:
+		return make([]byte, 32*1024)
+	}
 }
+
+func (b *bufferPool) Put(x []byte) {
+	select {
+	case b.c <- x:
+	default: // full: let the GC have it
+	}
+}
+
+func newBufferPool() *bufferPool { return &bufferPool{c: make(chan []byte, 1024)} }
 
 func (g *Gate) newReverseProxy(rt http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
@@ -89,22 +101,26 @@ var strippedRequestHeaders = []string{
 // rewrite targets Metabase. It is pure: it reads the inbound request and
 // writes the outbound one, nothing else.
 func (g *Gate) rewrite(pr *httputil.ProxyRequest) {
-	pr.SetURL(g.upstream)
-	// SetURL joins paths; keep the escaped form we checked.
-	pr.Out.URL.RawPath = joinRaw(g.upstream, pr.In.URL.RawPath)
-	pr.Out.URL.Path = strings.TrimSuffix(g.upstream.Path, "/") + pr.In.URL.Path
-	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+	s := scopeOf(pr.In)
+	// What SetURL does, without re-deriving the upstream's paths per
+	// request, and keeping the escaped form we checked.
+	out := pr.Out.URL
+	out.Scheme, out.Host = g.upstream.Scheme, g.upstream.Host
+	out.Path = g.upPath + pr.In.URL.Path
+	out.RawPath = g.upRawPath + pr.In.URL.RawPath
+	out.RawQuery = pr.In.URL.RawQuery
+	pr.Out.Host = ""
 	for _, h := range strippedRequestHeaders {
-		pr.Out.Header.Del(h)
+		delete(pr.Out.Header, h) // canonical keys: see init
 	}
-	if k := scopeOf(pr.In).mbSession; k != "" {
+	if k := s.mbSession; k != "" {
 		// Inject only after the strip: Metabase's cookie beats its header,
 		// so the strip of every client cookie is what makes this the one
 		// session Metabase uses. The key comes from the sealed cookie or
 		// handle the SSO handler opened and bound, never from the client.
 		pr.Out.Header.Set("X-Metabase-Session", k)
 	}
-	if k := scopeOf(pr.In).kind; k == kindEmbedPage || k == kindProperties {
+	if k := s.kind; k == kindEmbedPage || k == kindProperties {
 		// These bodies are read and rewritten: let the transport negotiate
 		// (and undo) compression instead of the browser.
 		pr.Out.Header.Del("Accept-Encoding")
@@ -117,7 +133,13 @@ func (g *Gate) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	pr.SetXForwarded()
-	pr.Out.Header.Set("X-Request-Id", scopeOf(pr.In).requestID)
+	pr.Out.Header["X-Request-Id"] = []string{s.requestID}
+}
+
+func init() {
+	for i, h := range strippedRequestHeaders {
+		strippedRequestHeaders[i] = http.CanonicalHeaderKey(h)
+	}
 }
 
 func joinRaw(base *url.URL, raw string) string {
@@ -140,6 +162,10 @@ func (g *Gate) fromTrustedProxy(r *http.Request) bool {
 	}
 	return false
 }
+
+// privateNoStore is shared by every response that sets it: net/http only
+// reads header values, and nothing here appends to them.
+var privateNoStore = []string{"private, no-store"}
 
 // modifyResponse keeps Metabase's answers from undoing the gate's work:
 // no cookies, no upstream token in a header, a redirect or a page, framing
@@ -167,12 +193,12 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 	case kindEmbedPage:
 		h.Set("Content-Security-Policy", replaceFrameAncestors(h.Get("Content-Security-Policy"), g.csp))
 		h.Del("X-Frame-Options")
-		h.Set("Cache-Control", "private, no-store")
+		h["Cache-Control"] = privateNoStore
 		if s.upToken != "" && strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 			return scrubBody(resp, s.upToken, s.handle)
 		}
 	case kindEmbedAPI:
-		h.Set("Cache-Control", "private, no-store")
+		h["Cache-Control"] = privateNoStore
 		if s.renewed != "" {
 			h.Set("X-Tenantgate-Handle", s.renewed)
 		}
