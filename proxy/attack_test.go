@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tenantgate/tenantgate/auth"
 	"github.com/tenantgate/tenantgate/configs"
@@ -133,11 +133,6 @@ func token(t *testing.T, inner string, sessions map[string]caller) string {
 // and reason, a refused case reaches Metabase not at all, and nothing that
 // reaches Metabase carries a foreign tenant or a client credential.
 func TestAttackCorpus(t *testing.T) {
-	f, err := os.Open("testdata/attacks.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	harnesses := map[string]*harness{
 		"default": newHarness(t, nil),
 		"pt": newHarness(t, func(c *configs.Config) {
@@ -156,20 +151,9 @@ func TestAttackCorpus(t *testing.T) {
 			secrets = append(secrets, c.token)
 		}
 	}
-	cases := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		cols := strings.Split(line, " | ")
-		if len(cols) != 6 {
-			t.Fatalf("corpus line has %d columns, want 6: %s", len(cols), line)
-		}
-		name, cfgName, sessName, req, hdrs, want := cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]
-		cases++
-		t.Run(name, func(t *testing.T) {
+	for _, cc := range readCorpus(t, "testdata/attacks.txt", 40) {
+		cfgName, sessName, req, hdrs, want := cc.config, cc.session, cc.request, cc.headers, cc.want
+		t.Run(cc.name, func(t *testing.T) {
 			h := harnesses[cfgName]
 			who, ok := sessions[sessName]
 			if h == nil || !ok {
@@ -220,21 +204,52 @@ func TestAttackCorpus(t *testing.T) {
 			}
 		})
 	}
-	if err := sc.Err(); err != nil {
+	for name, h := range harnesses {
+		noSecretLogged(t, name, h.logs, secrets)
+	}
+}
+
+// corpusCase is one line of an attack corpus file:
+//
+//	name | config | session | METHOD path?query | headers or - | status reason
+type corpusCase struct{ name, config, session, request, headers, want string }
+
+// readCorpus reads an attack corpus (blank lines and # comments skipped)
+// and fails the test if it holds fewer than min cases.
+func readCorpus(t *testing.T, path string, min int) []corpusCase {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for name, h := range harnesses {
-		for _, e := range h.logs.All() {
-			b, _ := json.Marshal(e.ContextMap())
-			line := e.Message + " " + string(b)
-			for _, sec := range secrets {
-				if strings.Contains(line, sec) {
-					t.Errorf("%s gate logged a secret or token (%.12s...): %s", name, sec, line)
-				}
+	var cases []corpusCase
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		cols := strings.Split(line, " | ")
+		if len(cols) != 6 {
+			t.Fatalf("%s: a line has %d columns, want 6: %s", path, len(cols), line)
+		}
+		cases = append(cases, corpusCase{cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]})
+	}
+	if len(cases) < min {
+		t.Errorf("%s has %d cases, want at least %d", path, len(cases), min)
+	}
+	return cases
+}
+
+// noSecretLogged fails for every log line that holds one of secrets.
+func noSecretLogged(t *testing.T, gate string, logs *observer.ObservedLogs, secrets []string) {
+	t.Helper()
+	for _, e := range logs.All() {
+		b, _ := json.Marshal(e.ContextMap())
+		line := e.Message + " " + string(b)
+		for _, sec := range secrets {
+			if strings.Contains(line, sec) {
+				t.Errorf("%s gate logged a secret or token (%.12s...): %s", gate, sec, line)
 			}
 		}
-	}
-	if cases < 40 {
-		t.Errorf("corpus has %d cases, want at least 40", cases)
 	}
 }

@@ -58,8 +58,16 @@ func newHarness(t *testing.T, tweak func(*configs.Config)) *harness {
 	if tweak != nil {
 		tweak(cfg)
 	}
+	h.start(cfg)
+	return h
+}
+
+// start validates cfg and builds the gate in front of h.mb, with its logs
+// and metrics captured.
+func (h *harness) start(cfg *configs.Config) {
+	h.t.Helper()
 	if err := cfg.Validate(configs.ModeServe); err != nil {
-		t.Fatalf("config: %v", err)
+		h.t.Fatalf("config: %v", err)
 	}
 	h.cfg = cfg
 	core, logs := observer.New(zapcore.DebugLevel)
@@ -68,12 +76,11 @@ func newHarness(t *testing.T, tweak func(*configs.Config)) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := Build(ctx, cfg, zap.New(core), h.reg, metrics.BuildInfo{Version: "test"})
 	if err != nil {
-		t.Fatalf("Build: %v", err)
+		h.t.Fatalf("Build: %v", err)
 	}
 	h.stack = st
 	h.gate = httptest.NewServer(st.Gate)
-	t.Cleanup(func() { h.gate.Close(); st.Close(); cancel() })
-	return h
+	h.t.Cleanup(func() { h.gate.Close(); st.Close(); cancel() })
 }
 
 // session signs an app session JWT for subject in tenant ("" = no tenant).

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,13 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tenantgate/tenantgate/configs"
-	"github.com/tenantgate/tenantgate/metrics"
 	"github.com/tenantgate/tenantgate/proxy/metabasetest"
 )
 
@@ -56,21 +50,7 @@ func newSSOHarness(t *testing.T, tweak func(*configs.Config)) *harness {
 	if tweak != nil {
 		tweak(cfg)
 	}
-	if err := cfg.Validate(configs.ModeServe); err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	h.cfg = cfg
-	core, logs := observer.New(zapcore.DebugLevel)
-	h.logs = logs
-	h.reg = prometheus.NewRegistry()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := Build(ctx, cfg, zap.New(core), h.reg, metrics.BuildInfo{Version: "test"})
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	h.stack = st
-	h.gate = httptest.NewServer(st.Gate)
-	t.Cleanup(func() { h.gate.Close(); st.Close(); cancel() })
+	h.start(cfg)
 	return h
 }
 
