@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +22,7 @@ type EmbedSigner struct {
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
-	cache  *lru.Cache[string, signedToken]
+	cache  *lru.Cache[signKey, signedToken]
 	mu     sync.Mutex
 	parser *jwt.Parser
 }
@@ -45,7 +43,7 @@ func NewEmbedSigner(secret string, ttl time.Duration, cacheSize int, now func() 
 	if cacheSize <= 0 {
 		cacheSize = 10000
 	}
-	c, err := lru.New[string, signedToken](cacheSize)
+	c, err := lru.New[signKey, signedToken](cacheSize)
 	if err != nil {
 		return nil, fmt.Errorf("embed signer: creating cache: %w", err)
 	}
@@ -89,32 +87,33 @@ func (s *EmbedSigner) Sign(res Resource, params map[string]any) (token string, f
 	return tok, true, nil
 }
 
-// cacheKey names (res, params) in one string. Params are almost always a
-// few strings (the tenant, a claim): those are written directly, in key
-// order; anything else falls back to JSON.
-func cacheKey(res Resource, params map[string]any) (string, error) {
-	var b strings.Builder
-	b.Grow(32 + 32*len(params))
-	b.WriteString(res.Kind)
-	b.WriteByte('/')
-	b.WriteString(strconv.Itoa(res.ID))
+// signKey names (res, params) for the token cache. Params are almost
+// always one string (the tenant): that case fills name and value and
+// costs no allocation; anything else is keyed by its JSON.
+type signKey struct {
+	kind        string
+	id          int
+	name, value string
+	json        string
+}
+
+func cacheKey(res Resource, params map[string]any) (signKey, error) {
+	k := signKey{kind: res.Kind, id: res.ID}
 	if len(params) == 1 {
-		for k, v := range params {
+		for name, v := range params {
 			if sv, ok := v.(string); ok {
-				b.WriteString("\x00" + k + "\x00")
-				b.WriteString(sv)
-				return b.String(), nil
+				k.name, k.value = name, sv
+				return k, nil
 			}
 		}
 	}
 	// encoding/json sorts map keys, so equal params give equal keys.
 	pj, err := json.Marshal(params)
 	if err != nil {
-		return "", err
+		return signKey{}, err
 	}
-	b.WriteString("\x01")
-	b.Write(pj)
-	return b.String(), nil
+	k.json = string(pj)
+	return k, nil
 }
 
 // signHS256 signs a payload given as JSON bytes, so the claims keep the

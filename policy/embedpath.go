@@ -63,7 +63,22 @@ func ParseEmbedPath(escaped string, maxToken int) (EmbedPath, error) {
 	if strings.ContainsAny(escaped, "\\") {
 		return p, ErrNotEmbedPath
 	}
-	segs := strings.Split(escaped, "/")
+	// The longest embed path has 12 segments; split into a fixed array so
+	// the hot path does not allocate a slice per request.
+	var buf [16]string
+	segs := buf[:0]
+	for rest := escaped; ; {
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			segs = append(segs, rest)
+			break
+		}
+		if len(segs) == len(buf)-1 {
+			return p, ErrNotEmbedPath
+		}
+		segs = append(segs, rest[:i])
+		rest = rest[i+1:]
+	}
 	if len(segs) < 3 || segs[0] != "" {
 		return p, ErrNotEmbedPath
 	}

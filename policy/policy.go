@@ -11,6 +11,8 @@ import (
 	"text/template"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/tenantgate/tenantgate/auth"
 	"github.com/tenantgate/tenantgate/configs"
 )
@@ -37,7 +39,8 @@ func deny(r Reason, format string, args ...any) Decision {
 type Grant struct {
 	Resource auth.Resource
 	// Params are the locked params to sign into the Metabase token: the
-	// tenant parameter and the resource's extra locked params.
+	// tenant parameter and the resource's extra locked params. Read-only:
+	// the map may be shared with other requests.
 	Params map[string]any
 	// Query is the canonical query string to send upstream, rebuilt from
 	// the checked values only, so Metabase parses exactly what we checked.
@@ -55,6 +58,9 @@ type Engine struct {
 	open        *rule
 	renewMax    time.Duration
 	maxToken    int
+	// tenantOnly memoises the params of rules without extra locked params
+	// ({tenantParam: tenant}), bounded: the same value every time.
+	tenantOnly *lru.Cache[string, map[string]any]
 }
 
 type rule struct {
@@ -75,6 +81,10 @@ func New(cfg *configs.Config) (*Engine, error) {
 		open:        &rule{},
 		renewMax:    cfg.Handles.RenewMax,
 		maxToken:    cfg.Limits.MaxTokenBytes,
+	}
+	var err error
+	if e.tenantOnly, err = lru.New[string, map[string]any](10000); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
 	}
 	for i, rp := range cfg.Policy.Resources {
 		res := auth.Resource{Kind: auth.KindDashboard, ID: rp.Dashboard}
@@ -147,10 +157,15 @@ func (e *Engine) lockedParams(id *auth.Identity, r *rule) (map[string]any, Decis
 	if strings.TrimSpace(id.Tenant) == "" {
 		return nil, deny(ReasonTenantMissing, "identity has no tenant")
 	}
-	params := map[string]any{e.tenantParam: id.Tenant}
 	if len(r.locked) == 0 {
-		return params, allowed
+		if p, ok := e.tenantOnly.Get(id.Tenant); ok {
+			return p, allowed
+		}
+		p := map[string]any{e.tenantParam: id.Tenant}
+		e.tenantOnly.Add(id.Tenant, p)
+		return p, allowed
 	}
+	params := map[string]any{e.tenantParam: id.Tenant}
 	data := struct {
 		Claims                 map[string]any
 		Tenant, Subject, Email string

@@ -154,48 +154,70 @@ func (s stubTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		ContentLength: int64(len(s.body)), Body: io.NopCloser(bytes.NewReader(s.body)), Request: r}, nil
 }
 
-// BenchmarkProxyOverhead: the gate's own cost per request (every check on,
-// metrics and a JSON access log) next to a bare ReverseProxy, both over a
-// transport that answers from memory.
-func BenchmarkProxyOverhead(b *testing.B) {
+// overheadTargets returns a bare ReverseProxy and the gate (every check
+// on, metrics and a JSON access log) over a transport that answers 20 KB
+// from memory, and a function serving one embed query through a handler.
+func overheadTargets(tb testing.TB) (bare, gate http.Handler, serve func(h http.Handler) int) {
 	body := bytes.Repeat([]byte("x"), 20<<10)
 	cfg := benchConfig("http://metabase.invalid")
 	if err := cfg.Validate(configs.ModeServe); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 	log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zap.InfoLevel))
 	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{})
 	st, err := BuildWith(context.Background(), cfg, log, m, prometheus.NewRegistry())
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer st.Close()
+	tb.Cleanup(st.Close)
 	st.Gate.proxy.Transport = stubTransport{body}
 	h, _, _ := st.Gate.handles.Seal(auth.Resource{Kind: auth.KindDashboard, ID: 1}, map[string]any{"organization_id": "acme"}, "acme", "alice")
-	path := "/api/embed/dashboard/" + h + "/dashcard/11/card/1"
-	sess := session("alice", "acme", time.Hour)
+	r := httptest.NewRequest("GET", "/api/embed/dashboard/"+h+"/dashcard/11/card/1", nil)
+	r.Header.Set("Cookie", "session="+session("alice", "acme", time.Hour))
+	w := &discardWriter{h: http.Header{}}
 	target, _ := url.Parse("http://metabase.invalid")
-	bare := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }, Transport: stubTransport{body}, BufferPool: newBufferPool()}
+	bare = &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }, Transport: stubTransport{body}, BufferPool: newBufferPool()}
+	return bare, st.Gate, func(h http.Handler) int {
+		clear(w.h)
+		w.code = 0
+		h.ServeHTTP(w, r)
+		return w.code
+	}
+}
+
+// BenchmarkProxyOverhead: the gate's own cost per request next to a bare
+// ReverseProxy, both over a transport that answers from memory.
+func BenchmarkProxyOverhead(b *testing.B) {
+	bare, gate, serve := overheadTargets(b)
 	for _, tc := range []struct {
 		name string
 		h    http.Handler
-	}{{"Bare", bare}, {"Gate", st.Gate}} {
+	}{{"Bare", bare}, {"Gate", gate}} {
 		b.Run(tc.name, func(b *testing.B) {
-			r := httptest.NewRequest("GET", path, nil)
-			r.Header.Set("Cookie", "session="+sess)
-			w := &discardWriter{h: http.Header{}}
 			b.ReportAllocs()
-			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				clear(w.h)
-				w.code = 0
-				tc.h.ServeHTTP(w, r)
-				if w.code != http.StatusOK {
-					b.Fatalf("status %d", w.code)
+				if code := serve(tc.h); code != http.StatusOK {
+					b.Fatalf("status %d", code)
 				}
 			}
 		})
+	}
+}
+
+// TestAllocationBudget: a proxied embed query allocates at most 20 times
+// more than the bare ReverseProxy (allocation counts, not times).
+func TestAllocationBudget(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	bare, gate, serve := overheadTargets(t)
+	serve(gate) // warm the caches, as a dashboard's first card does
+	b := testing.AllocsPerRun(200, func() { serve(bare) })
+	g := testing.AllocsPerRun(200, func() { serve(gate) })
+	t.Logf("allocations per request: bare %.0f, gate %.0f", b, g)
+	if g > b+20 {
+		t.Errorf("gate allocates %.0f times per request, bare %.0f: over the budget of +20", g, b)
 	}
 }
 

@@ -194,7 +194,18 @@ func (g *Gate) router() http.Handler {
 		m.NotFoundHandler = root.NotFoundHandler
 		m.MethodNotAllowedHandler = root.MethodNotAllowedHandler
 	}
-	return root
+	// Every chart's query is a GET under /api/embed/: answer it without
+	// mux's route walk and its context copies. Same match as the route
+	// above; anything else goes through mux.
+	embedAPI := g.named(routeEmbedAPI, g.serveEmbed)
+	apiPrefix := g.prefix + "/api/embed/"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(escapedPath(r), apiPrefix) {
+			embedAPI.ServeHTTP(w, r)
+			return
+		}
+		root.ServeHTTP(w, r)
+	})
 }
 
 // named records the route name in the request scope before the handler runs.

@@ -48,12 +48,14 @@ func (w *statusWriter) Flush() {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-var observed = sync.Pool{New: func() any {
-	return &struct {
-		sw statusWriter
-		sc scope
-	}{}
-}}
+// observation is what one request's bookkeeping needs, pooled.
+type observation struct {
+	sw     statusWriter
+	sc     scope
+	fields [10]zap.Field // the access line's fields, without a slice per request
+}
+
+var observed = sync.Pool{New: func() any { return &observation{} }}
 
 // requestIDs are a per-process random prefix and a counter: unique, cheap,
 // and they reveal nothing.
@@ -67,7 +69,9 @@ var (
 )
 
 func newRequestID() string {
-	return ridPrefix + "-" + strconv.FormatUint(ridCounter.Add(1), 36)
+	var b [40]byte
+	n := strconv.AppendUint(append(append(b[:0], ridPrefix...), '-'), ridCounter.Add(1), 36)
+	return string(n)
 }
 
 // observe wraps the whole router (gorilla/mux runs Use middleware only on
@@ -76,10 +80,7 @@ func newRequestID() string {
 func (g *Gate) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		o := observed.Get().(*struct {
-			sw statusWriter
-			sc scope
-		})
+		o := observed.Get().(*observation)
 		o.sw = statusWriter{ResponseWriter: w}
 		o.sc = scope{route: routeUnmatched}
 		sw, s := &o.sw, &o.sc
@@ -88,7 +89,8 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 		} else {
 			s.requestID = newRequestID()
 		}
-		sw.Header()["X-Request-Id"] = []string{s.requestID}
+		s.requestIDs = []string{s.requestID}
+		sw.Header()["X-Request-Id"] = s.requestIDs
 		s.escPath = r.URL.EscapedPath()
 		g.metrics.InFlightInc()
 		r = withScope(r, s)
@@ -96,12 +98,11 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 		// stream with panic(http.ErrAbortHandler), which net/http expects.
 		defer func() {
 			g.metrics.InFlightDec()
-			g.record(r, sw, s, time.Since(start))
+			g.record(r, sw, s, time.Since(start), o.fields[:0])
 			if v := recover(); v != nil {
 				panic(v)
 			}
-			o.sw = statusWriter{}
-			o.sc = scope{}
+			*o = observation{}
 			observed.Put(o)
 		}()
 		if reason, detail := g.sane(r); reason != "" {
@@ -113,7 +114,7 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 }
 
 // record counts the request and writes its one access log line.
-func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Duration) {
+func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Duration, fields []zap.Field) {
 	if sw.status == 0 {
 		sw.status = http.StatusOK
 	}
@@ -122,7 +123,7 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 		g.metrics.TenantRequest(s.identity.Tenant, sw.status < 400)
 	}
 	if ce := g.log.Check(zap.InfoLevel, "request"); ce != nil {
-		fields := []zap.Field{
+		fields = append(fields,
 			zap.String("request_id", s.requestID),
 			zap.String("route", s.route),
 			zap.String("method", r.Method),
@@ -130,7 +131,7 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 			zap.Int("status", sw.status),
 			zap.Int64("bytes", sw.bytes),
 			zap.Duration("duration", d),
-		}
+		)
 		if s.identity != nil {
 			fields = append(fields, zap.String("tenant", s.identity.Tenant), zap.String("subject", s.identity.Subject))
 		}

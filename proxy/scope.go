@@ -14,12 +14,15 @@ import (
 // and metrics once the request is done.
 type scope struct {
 	requestID string
-	route     string
-	escPath   string // r.URL.EscapedPath(), computed once by observe
-	identity  *auth.Identity
-	resource  auth.Resource // what the request is about, once known (for the decision log)
-	decision  policy.Decision
-	decided   bool
+	// requestIDs is []string{requestID}, shared by the response header and
+	// the upstream request header (both only read it).
+	requestIDs []string
+	route      string
+	escPath    string // r.URL.EscapedPath(), computed once by observe
+	identity   *auth.Identity
+	resource   auth.Resource // what the request is about, once known (for the decision log)
+	decision   policy.Decision
+	decided    bool
 
 	// Set by the embed handler for the upstream leg.
 	kind       routeKind

@@ -132,9 +132,34 @@ func (g *Gate) rewrite(pr *httputil.ProxyRequest) {
 			}
 		}
 	}
-	pr.SetXForwarded()
-	pr.Out.Header["X-Request-Id"] = []string{s.requestID}
+	setXForwarded(pr)
+	if s.requestIDs == nil {
+		s.requestIDs = []string{s.requestID}
+	}
+	pr.Out.Header["X-Request-Id"] = s.requestIDs
 }
+
+// setXForwarded is httputil.ProxyRequest.SetXForwarded with the proto
+// values shared instead of allocated per request.
+func setXForwarded(pr *httputil.ProxyRequest) {
+	h := pr.Out.Header
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		h["X-Forwarded-For"] = []string{ip}
+	} else {
+		delete(h, "X-Forwarded-For")
+	}
+	h["X-Forwarded-Host"] = []string{pr.In.Host}
+	if pr.In.TLS == nil {
+		h["X-Forwarded-Proto"] = protoHTTP
+	} else {
+		h["X-Forwarded-Proto"] = protoHTTPS
+	}
+}
+
+var protoHTTP, protoHTTPS = []string{"http"}, []string{"https"}
 
 func init() {
 	for i, h := range strippedRequestHeaders {
