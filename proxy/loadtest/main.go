@@ -8,10 +8,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -44,6 +48,8 @@ func main() {
 	bareAddr := flag.String("bare", "127.0.0.1:18081", "bare reverse proxy address")
 	gateAddr := flag.String("gate", "127.0.0.1:18082", "gate address")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof here (e.g. 127.0.0.1:6060) to profile the gate under load")
+	sessionAlg := flag.String("session", "hs256", "session JWTs: hs256 (a shared key) or rs256 (a JWKS served on -jwks)")
+	jwksAddr := flag.String("jwks", "127.0.0.1:18083", "JWKS address for -session rs256")
 	flag.Parse()
 	if *pprofAddr != "" {
 		serve(*pprofAddr, http.DefaultServeMux)
@@ -63,6 +69,22 @@ func main() {
 	cfg.Metabase.SiteURL = "http://" + *upAddr
 	cfg.Metabase.EmbeddingSecretKey = mbKey
 	cfg.Session.JWTSecrets = []configs.Secret{sessionKey}
+	var rsaKey *rsa.PrivateKey
+	if *sessionAlg == "rs256" {
+		var err error
+		if rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			log.Fatal(err)
+		}
+		b64 := base64.RawURLEncoding.EncodeToString
+		jwks := fmt.Sprintf(`{"keys":[{"kty":"RSA","kid":"load","alg":"RS256","use":"sig","n":%q,"e":%q}]}`,
+			b64(rsaKey.N.Bytes()), b64(big.NewInt(int64(rsaKey.E)).Bytes()))
+		serve(*jwksAddr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, jwks)
+		}))
+		cfg.Session.JWTSecrets = nil
+		cfg.Session.JWKSURL = "http://" + *jwksAddr + "/jwks.json"
+	}
 	cfg.Handles.Secrets = []configs.Secret{handleKey}
 	cfg.ApplyDefaults()
 	// Load from one client is one tenant: lift its fairness limits so the
@@ -92,7 +114,13 @@ func main() {
 
 	keys, _ := auth.NewHandleKeyring([]string{handleKey}, 24*time.Hour, 10, nil)
 	handle, _, _ := keys.Seal(auth.Resource{Kind: auth.KindDashboard, ID: 1}, map[string]any{"organization_id": "acme"}, "acme", "alice")
-	sess, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "organization_id": "acme", "exp": time.Now().Add(24 * time.Hour).Unix()}).SignedString([]byte(sessionKey))
+	claims := jwt.MapClaims{"sub": "alice", "organization_id": "acme", "exp": time.Now().Add(24 * time.Hour).Unix()}
+	sess, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(sessionKey))
+	if rsaKey != nil {
+		t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+		t.Header["kid"] = "load"
+		sess, _ = t.SignedString(rsaKey)
+	}
 	fmt.Printf("PATH=/api/embed/dashboard/%s/dashcard/11/card/1\nCOOKIE=session=%s\n", handle, sess)
 	os.Stdout.Sync()
 	select {}

@@ -6,17 +6,18 @@
 #
 #   bash proxy/loadtest/run.sh            # 20 KB and 2 KB, 64 connections
 #   ROUNDS=7 DURATION=10s bash proxy/loadtest/run.sh
+#   SESSION=rs256 bash proxy/loadtest/run.sh   # RS256 sessions from a JWKS
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-5s} CONNS=${CONNS:-64}
+ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-5s} CONNS=${CONNS:-64} SESSION=${SESSION:-hs256}
 bin=$(mktemp -d)/loadtest
 go build -o "$bin" ./proxy/loadtest
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 printf '%-8s %14s %14s %8s\n' size bare_rps gate_rps ratio
 for size in 20480 2048; do
   out=$(mktemp)
-  taskset -c 0 "$bin" -size "$size" >"$out" 2>&1 &
+  taskset -c 0 "$bin" -size "$size" -session "$SESSION" >"$out" 2>&1 &
   pid=$!
   trap 'kill $pid 2>/dev/null || true' EXIT
   for _ in $(seq 50); do grep -q '^COOKIE=' "$out" && break; sleep 0.1; done
