@@ -129,8 +129,8 @@ type Ref struct {
 	ID   int
 }
 
-// SSO is what the SSO checks need to know of tenantgate's JWT SSO set-up.
-// SSO is not built yet: these come from the caller.
+// SSO is what the SSO checks need to know of tenantgate's JWT SSO set-up
+// (ConfigFor fills it from the configuration).
 type SSO struct {
 	// TenantAttribute is the user attribute (a claim of the SSO JWT) that
 	// sandboxes must filter by.
