@@ -91,7 +91,7 @@ func (a *Admin) upstream(ctx context.Context) string {
 	a.checkedAt = time.Now()
 	a.lastErr = ""
 	u := *a.gate.upstream
-	u.Path = joinRaw(a.gate.upstream, "/api/health")
+	u.Path, u.RawPath = a.gate.upPath+"/api/health", ""
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		a.lastErr = "building health request: " + err.Error()

@@ -94,9 +94,11 @@ func TestHandleRenewal(t *testing.T) {
 	if w := h.do("GET", "/api/embed/dashboard/"+fresh, alice, nil); w.Code != http.StatusOK || w.Header().Get("X-Tenantgate-Handle") != "" {
 		t.Errorf("fresh handle: %d, renewed again %q", w.Code, w.Header().Get("X-Tenantgate-Handle"))
 	}
+	// The policy still decides before a renewal: a filter the page may not
+	// set is refused, not redirected to a fresh handle.
 	page := h.do("GET", "/embed/dashboard/"+old+"?status=paid", alice, nil)
-	if page.Code != http.StatusFound && page.Code != http.StatusBadRequest {
-		t.Errorf("page with a renewable handle: %d", page.Code)
+	if page.Code != http.StatusBadRequest || reason(page) != "param-not-allowed" {
+		t.Errorf("renewable handle with a forbidden filter: %d %q, want 400 param-not-allowed", page.Code, reason(page))
 	}
 	page = h.do("GET", "/embed/dashboard/"+old, alice, nil)
 	if loc := page.Header().Get("Location"); page.Code != http.StatusFound || !strings.HasPrefix(loc, "/embed/dashboard/") || strings.Contains(loc, old) {

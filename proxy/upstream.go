@@ -167,10 +167,6 @@ func init() {
 	}
 }
 
-func joinRaw(base *url.URL, raw string) string {
-	return strings.TrimSuffix(base.EscapedPath(), "/") + raw
-}
-
 func (g *Gate) fromTrustedProxy(r *http.Request) bool {
 	if len(g.trusted) == 0 {
 		return false
