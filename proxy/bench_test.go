@@ -56,6 +56,16 @@ func benchConfig(site string) *configs.Config {
 	return cfg
 }
 
+// benchLogger is the production logger (NewLogger) writing to nowhere.
+func benchLogger(tb testing.TB) *zap.Logger {
+	log, closeLog, err := NewLogger(configs.LogConfig{Level: "info"}, zapcore.AddSync(io.Discard))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = closeLog() })
+	return log
+}
+
 // benchTargets returns the gate and the bare proxy as handlers, and the
 // gate's request path and session.
 func benchTargets(b *testing.B, size int) (gate, bare http.Handler, path, sess string) {
@@ -65,8 +75,7 @@ func benchTargets(b *testing.B, size int) (gate, bare http.Handler, path, sess s
 	if err := cfg.Validate(configs.ModeServe); err != nil {
 		b.Fatal(err)
 	}
-	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zap.InfoLevel))
+	log := benchLogger(b)
 	st, err := Build(context.Background(), cfg, log, prometheus.NewRegistry(), metrics.BuildInfo{})
 	if err != nil {
 		b.Fatal(err)
@@ -163,8 +172,7 @@ func overheadTargets(tb testing.TB) (bare, gate http.Handler, serve func(h http.
 	if err := cfg.Validate(configs.ModeServe); err != nil {
 		tb.Fatal(err)
 	}
-	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zap.InfoLevel))
+	log := benchLogger(tb)
 	m := metrics.New(prometheus.NewRegistry(), metrics.BuildInfo{})
 	st, err := BuildWith(context.Background(), cfg, log, m, prometheus.NewRegistry())
 	if err != nil {

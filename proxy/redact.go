@@ -21,6 +21,9 @@ func redactPath(p string) string {
 			end += start
 		}
 		if seg := p[start:end]; secretLike(seg) {
+			if last == 0 {
+				b.Grow(start + 9 + len(p) - end) // exact for one secret segment, the usual case
+			}
 			b.WriteString(p[last:start])
 			b.WriteByte('~')
 			if i := strings.LastIndexByte(seg, '.'); strings.Count(seg, ".") >= 2 && len(seg)-i > 16 {

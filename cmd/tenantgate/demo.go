@@ -114,10 +114,11 @@ func runDemo(ctx context.Context, listen string, stdout io.Writer, ready func(ba
 	if err := cfg.Validate(configs.ModeDemo); err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
-	log, err := newLogger(cfg.Log.Level)
+	log, closeLog, err := newLogger(cfg.Log)
 	if err != nil {
 		return err
 	}
+	defer closeLog() //nolint:errcheck // stderr is gone if this fails
 	// The sample page shows what the gate did: its access and decision
 	// lines are also kept in a small ring.
 	activity := &activityLog{}

@@ -94,28 +94,10 @@ func buildInfo() metrics.BuildInfo {
 	return b
 }
 
-func newLogger(level string) (*zap.Logger, error) {
-	return newLoggerTo(configs.LogConfig{Level: level}, zapcore.Lock(os.Stderr))
-}
-
-// newLoggerTo builds the JSON logger. With sampling on, only lines below
-// Warn (the access lines) are sampled; denials and errors, the audit
-// trail, are always written.
-func newLoggerTo(c configs.LogConfig, out zapcore.WriteSyncer) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(c.Level)
-	if err != nil {
-		return nil, fmt.Errorf("log level %q: %w", c.Level, err)
-	}
-	ec := zap.NewProductionEncoderConfig()
-	ec.TimeKey = "ts"
-	ec.EncodeTime = zapcore.ISO8601TimeEncoder
-	enc := zapcore.NewJSONEncoder(ec)
-	low := zapcore.NewCore(enc, out, zap.LevelEnablerFunc(func(l zapcore.Level) bool { return l >= lvl && l < zapcore.WarnLevel }))
-	high := zapcore.NewCore(enc, out, zap.LevelEnablerFunc(func(l zapcore.Level) bool { return l >= lvl && l >= zapcore.WarnLevel }))
-	if c.Sampling {
-		low = zapcore.NewSamplerWithOptions(low, time.Second, 100, 100)
-	}
-	return zap.New(zapcore.NewTee(low, high), zap.AddCaller()), nil
+// newLogger is the gate's logger on stderr (see proxy.NewLogger); call
+// close before exiting so buffered access lines are written.
+func newLogger(c configs.LogConfig) (log *zap.Logger, close func() error, err error) {
+	return proxy.NewLogger(c, zapcore.Lock(os.Stderr))
 }
 
 func serve(path string, stderr io.Writer) int {
@@ -124,12 +106,12 @@ func serve(path string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tenantgate: refusing to start, configuration problems:\n%v\n", err)
 		return 1
 	}
-	log, err := newLoggerTo(cfg.Log, zapcore.Lock(os.Stderr))
+	log, closeLog, err := newLogger(cfg.Log)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	defer log.Sync() //nolint:errcheck
+	defer closeLog() //nolint:errcheck // stderr is gone if this fails
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	hup := make(chan os.Signal, 1)

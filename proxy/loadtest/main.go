@@ -27,8 +27,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/tenantgate/tenantgate/auth"
 	"github.com/tenantgate/tenantgate/configs"
@@ -96,7 +94,10 @@ func main() {
 		log.Fatal(err)
 	}
 	target, _ := url.Parse(cfg.Metabase.SiteURL)
-	tr := &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}
+	// The gate's transport settings (proxy.newTransport), without its
+	// timeouts: same pool, same read buffer.
+	tr := &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
+		ReadBufferSize: proxy.TransportReadBufferSize}
 	serve(*bareAddr, &httputil.ReverseProxy{
 		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
 		Transport:  tr,
@@ -104,8 +105,18 @@ func main() {
 		ErrorLog:   log.New(io.Discard, "", 0),
 	})
 
-	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	logger := zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zap.InfoLevel))
+	// The logger `tenantgate serve` runs, writing to a file as it would to
+	// stderr: every access line is encoded and written. The file is
+	// unlinked at once, so a killed run leaves nothing behind.
+	logFile, err := os.CreateTemp("", "tenantgate-loadtest-*.log")
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = os.Remove(logFile.Name())
+	logger, _, err := proxy.NewLogger(configs.LogConfig{Level: "info"}, logFile)
+	if err != nil {
+		log.Fatal(err)
+	}
 	st, err := proxy.Build(context.Background(), cfg, logger, prometheus.NewRegistry(), metrics.BuildInfo{})
 	if err != nil {
 		log.Fatal(err)

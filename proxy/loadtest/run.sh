@@ -2,19 +2,22 @@
 # Process-level throughput of the gate against a bare httputil.ReverseProxy,
 # with wrk from Debian's packages. The servers share CPU 0, wrk has CPU 1.
 # Rounds are interleaved (bare, gate, bare, gate...) and the table gives
-# medians and their ratio. Loopback only; bounded by ROUNDS × DURATION.
+# the medians, their ratio, and the spread of the per-round ratios (each
+# gate round over the bare round next to it): on a shared machine one
+# round can be 20% off, so read the median, not one round. Loopback only;
+# bounded by 2 × ROUNDS × DURATION per size.
 #
 #   bash proxy/loadtest/run.sh            # 20 KB and 2 KB, 64 connections
-#   ROUNDS=7 DURATION=10s bash proxy/loadtest/run.sh
+#   ROUNDS=15 DURATION=5s bash proxy/loadtest/run.sh
 #   SESSION=rs256 bash proxy/loadtest/run.sh   # RS256 sessions from a JWKS
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-5s} CONNS=${CONNS:-64} SESSION=${SESSION:-hs256}
+ROUNDS=${ROUNDS:-9} DURATION=${DURATION:-3s} CONNS=${CONNS:-64} SESSION=${SESSION:-hs256}
 bin=$(mktemp -d)/loadtest
 go build -o "$bin" ./proxy/loadtest
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-printf '%-8s %14s %14s %8s\n' size bare_rps gate_rps ratio
+printf '%-8s %10s %10s %8s  %s\n' size bare_rps gate_rps ratio 'per-round ratios: min median max'
 for size in 20480 2048; do
   out=$(mktemp)
   taskset -c 0 "$bin" -size "$size" -session "$SESSION" >"$out" 2>&1 &
@@ -22,13 +25,17 @@ for size in 20480 2048; do
   trap 'kill $pid 2>/dev/null || true' EXIT
   for _ in $(seq 50); do grep -q '^COOKIE=' "$out" && break; sleep 0.1; done
   path=$(sed -n 's/^PATH=//p' "$out"); cookie=$(sed -n 's/^COOKIE=//p' "$out")
-  bare=(); gate=()
-  for _ in $(seq "$ROUNDS"); do
-    b=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" -H "Cookie: $cookie" "http://127.0.0.1:18081$path" | awk '/Requests\/sec/ {print $2}')
-    g=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" -H "Cookie: $cookie" "http://127.0.0.1:18082$path" | awk '/Requests\/sec/ {print $2}')
-    bare+=("$b"); gate+=("$g")
+  bare=(); gate=(); ratios=()
+  rps() { taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" -H "Cookie: $cookie" "http://127.0.0.1:$1$path" | awk '/Requests\/sec/ {print $2}'; }
+  rps 18081 >/dev/null; rps 18082 >/dev/null # warm both: connections, caches, heap
+  for i in $(seq "$ROUNDS"); do
+    # Alternate which goes first, so neither always follows the other.
+    if ((i % 2)); then b=$(rps 18081); g=$(rps 18082); else g=$(rps 18082); b=$(rps 18081); fi
+    bare+=("$b"); gate+=("$g"); ratios+=("$(echo "$g / $b" | bc -l)")
   done
   kill $pid; wait $pid 2>/dev/null || true
   mb=$(printf '%s\n' "${bare[@]}" | median); mg=$(printf '%s\n' "${gate[@]}" | median)
-  printf '%-8s %14.0f %14.0f %8.3f\n' "$size" "$mb" "$mg" "$(echo "$mg / $mb" | bc -l)"
+  rs=$(printf '%s\n' "${ratios[@]}" | sort -n)
+  printf '%-8s %10.0f %10.0f %8.3f  %.3f %.3f %.3f\n' "$size" "$mb" "$mg" "$(echo "$mg / $mb" | bc -l)" \
+    "$(head -1 <<<"$rs")" "$(median <<<"$rs")" "$(tail -1 <<<"$rs")"
 done
