@@ -49,11 +49,13 @@ func (f *fairness) state(tenant string) *tenantState {
 
 // admit takes a slot for tenant. It returns the tenant's state, whose
 // release gives the slot back, or nil and how long the client should wait
-// before retrying.
-func (f *fairness) admit(tenant string, now time.Time) (slot *tenantState, retry time.Duration) {
+// before retrying. The clock is read under the tenant's lock: a limiter
+// given times out of order credits the same interval twice.
+func (f *fairness) admit(tenant string, clock func() time.Time) (slot *tenantState, retry time.Duration) {
 	st := f.state(tenant)
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	now := clock()
 	if st.inflight >= f.maxConc {
 		return nil, time.Second
 	}
@@ -64,6 +66,25 @@ func (f *fairness) admit(tenant string, now time.Time) (slot *tenantState, retry
 	}
 	st.inflight++
 	return st, 0
+}
+
+// refusing tells, without taking anything, whether admit would refuse
+// tenant now, and for how long. It lets a flood be turned away before the
+// handle, policy and signing work rather than after it.
+func (f *fairness) refusing(tenant string, clock func() time.Time) (bool, time.Duration) {
+	st, ok := f.tenants.Peek(tenant)
+	if !ok {
+		return false, 0 // a tenant not seen yet has a full bucket
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.inflight >= f.maxConc {
+		return true, time.Second
+	}
+	if t := st.lim.TokensAt(clock()); t < 1 {
+		return true, time.Duration((1 - t) / float64(f.limit) * float64(time.Second))
+	}
+	return false, 0
 }
 
 // release gives back a slot taken by admit.

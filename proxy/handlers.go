@@ -134,6 +134,13 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 	if who == nil {
 		return
 	}
+	if over, wait := g.fair.refusing(who.Tenant, g.now); over {
+		// A tenant already over its limits is refused before the handle,
+		// policy and signing work: a flood that ignores Retry-After costs
+		// the gate as little as it can.
+		g.tooMany(w, r, wait)
+		return
+	}
 	cred, d := g.credential(p.Token, who)
 	switch {
 	case cred.Handle != nil:
@@ -214,12 +221,16 @@ func (g *Gate) forwardFair(w http.ResponseWriter, r *http.Request, who *auth.Ide
 // admit applies per-tenant fairness; it answers 429 and returns nil when
 // the caller's tenant is over its rate or its in-flight cap.
 func (g *Gate) admit(w http.ResponseWriter, r *http.Request, who *auth.Identity) *tenantState {
-	slot, wait := g.fair.admit(who.Tenant, g.now())
+	slot, wait := g.fair.admit(who.Tenant, g.now)
 	if slot == nil {
-		w.Header().Set("Retry-After", retryAfter(wait))
-		g.deny(w, r, policy.Decision{Reason: policy.ReasonRateLimited, Detail: "tenant over its rate or concurrency limit"})
+		g.tooMany(w, r, wait)
 	}
 	return slot
+}
+
+func (g *Gate) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	w.Header().Set("Retry-After", retryAfter(wait))
+	g.deny(w, r, policy.Decision{Reason: policy.ReasonRateLimited, Detail: "tenant over its rate or concurrency limit"})
 }
 
 // forwardMerged forwards a static-embed query, sharing one upstream call

@@ -221,7 +221,55 @@ func TestTenantFairness(t *testing.T) {
 		if codes[http.StatusOK] != 3 || codes[http.StatusTooManyRequests] != 3 {
 			t.Errorf("codes = %v, want 3 served then 3 limited", codes)
 		}
+		// Over its limit, the tenant is refused before its handle is even
+		// opened: a forged one gets 429, not 403, and Metabase sees nothing.
+		before := len(h.mb.Requests())
+		w := h.do("GET", "/api/embed/dashboard/"+handle[:len(handle)-4]+"AAAA", sess, nil)
+		if w.Code != http.StatusTooManyRequests || reason(w) != "rate-limited" {
+			t.Errorf("over the limit, forged handle: %d %s, want 429 rate-limited", w.Code, w.Body)
+		}
+		if n := len(h.mb.Requests()); n != before {
+			t.Errorf("Metabase received %d requests from a tenant over its limit", n-before)
+		}
+		// Another tenant is not affected.
+		other := session("b", "globex", time.Hour)
+		if w := h.do("GET", "/api/embed/dashboard/"+h.mint(other, "dashboard", 1), other, nil); w.Code != http.StatusOK {
+			t.Errorf("other tenant: %d %s", w.Code, w.Body)
+		}
 	})
+}
+
+// TestFairnessBound: however many goroutines race for one tenant's
+// bucket, no more pass than its burst plus its rate over the time taken.
+func TestFairnessBound(t *testing.T) {
+	const rate, burst = 200, 20
+	f := newFairness(rate, burst, 1<<20)
+	var admitted atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Since(start) < 300*time.Millisecond {
+				if slot, _ := f.admit("acme", time.Now); slot != nil {
+					admitted.Add(1)
+					slot.release()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	limit := burst + int64(rate*time.Since(start).Seconds()) + 1
+	if n := admitted.Load(); n > limit {
+		t.Errorf("%d admitted, want at most %d (burst %d + %d/s)", n, limit, burst, rate)
+	}
+	if over, wait := f.refusing("acme", time.Now); !over || wait <= 0 || wait > time.Second/rate {
+		t.Errorf("after the race: refusing = %v, %v; want true and a wait up to one token's time", over, wait)
+	}
+	if over, _ := f.refusing("globex", time.Now); over {
+		t.Error("a tenant never seen is refused")
+	}
 }
 
 func TestAssetCache(t *testing.T) {
