@@ -220,6 +220,11 @@ func (c *Config) validateSizes(p *problems) {
 		{"TENANTGATE_UPSTREAM_MAX_IDLE_CONNS_PER_HOST (upstream.max_idle_conns_per_host)", c.Upstream.MaxIdleConnsPerHost},
 		{"TENANTGATE_MAX_TOKEN_BYTES (limits.max_token_bytes)", c.Limits.MaxTokenBytes},
 		{"TENANTGATE_MAX_HEADER_BYTES (limits.max_header_bytes)", c.Limits.MaxHeaderBytes},
+		{"TENANTGATE_MERGE_MAX_BYTES (protect.merge_max_bytes)", c.Protect.MergeMaxBytes},
+		{"TENANTGATE_TENANT_RATE (protect.tenant_rate)", c.Protect.TenantRate},
+		{"TENANTGATE_TENANT_BURST (protect.tenant_burst)", c.Protect.TenantBurst},
+		{"TENANTGATE_TENANT_CONCURRENCY (protect.tenant_concurrency)", c.Protect.TenantConcurrency},
+		{"TENANTGATE_ASSET_CACHE_BYTES (protect.asset_cache_bytes)", c.Protect.AssetCacheBytes},
 	} {
 		if n.v <= 0 {
 			p.addf("%s is %d: it must be a positive number, or unset for the default", n.name, n.v)

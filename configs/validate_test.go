@@ -216,6 +216,11 @@ func nonPositiveCases() []struct {
 		"TENANTGATE_UPSTREAM_MAX_IDLE_CONNS_PER_HOST (upstream.max_idle_conns_per_host)": func(c *Config) *int { return &c.Upstream.MaxIdleConnsPerHost },
 		"TENANTGATE_MAX_TOKEN_BYTES (limits.max_token_bytes)":                            func(c *Config) *int { return &c.Limits.MaxTokenBytes },
 		"TENANTGATE_MAX_HEADER_BYTES (limits.max_header_bytes)":                          func(c *Config) *int { return &c.Limits.MaxHeaderBytes },
+		"TENANTGATE_MERGE_MAX_BYTES (protect.merge_max_bytes)":                           func(c *Config) *int { return &c.Protect.MergeMaxBytes },
+		"TENANTGATE_TENANT_RATE (protect.tenant_rate)":                                   func(c *Config) *int { return &c.Protect.TenantRate },
+		"TENANTGATE_TENANT_BURST (protect.tenant_burst)":                                 func(c *Config) *int { return &c.Protect.TenantBurst },
+		"TENANTGATE_TENANT_CONCURRENCY (protect.tenant_concurrency)":                     func(c *Config) *int { return &c.Protect.TenantConcurrency },
+		"TENANTGATE_ASSET_CACHE_BYTES (protect.asset_cache_bytes)":                       func(c *Config) *int { return &c.Protect.AssetCacheBytes },
 	}
 	var out []struct {
 		name   string

@@ -52,7 +52,7 @@ func (a *assetCache) put(path string, res *sharedResponse) {
 	}
 	a.lru.Add(path, res)
 	a.total += len(res.body)
-	for a.total > a.max {
+	for a.total > a.max && a.lru.Len() > 0 { // Len: never spin on a drifted total
 		a.lru.RemoveOldest()
 	}
 }
