@@ -234,6 +234,15 @@ func allInts(segs []string) bool {
 // checkToken accepts a compact JWS: three base64url segments, no padding,
 // nothing else. Metabase's own pattern is looser; ours only has to cover
 // the tokens the gate mints and the HS256 tokens apps mint.
+// base64URL holds the bytes of unpadded base64url: a table lookup per byte
+// rather than a chain of comparisons, on a 300-byte token per request.
+var base64URL = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
 func checkToken(tok string, maxToken int) error {
 	if len(tok) > maxToken {
 		return ErrTokenTooLong
@@ -251,8 +260,7 @@ func checkToken(tok string, maxToken int) error {
 			}
 			continue
 		}
-		c := tok[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if !base64URL[tok[i]] {
 			return ErrBadToken
 		}
 	}

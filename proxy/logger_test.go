@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -102,3 +103,39 @@ func TestLoggerBuffering(t *testing.T) {
 		t.Errorf("output synced %d times, want once (at close)", out.syncs)
 	}
 }
+
+// TestLoggerTime: entry times are ISO 8601 UTC with milliseconds, and a
+// line never carries another millisecond's text (the formatting is shared).
+func TestLoggerTime(t *testing.T) {
+	var out lockedBuffer
+	base := time.Date(2026, 11, 26, 23, 10, 5, 123_456_789, time.FixedZone("CET", 3600))
+	clock := &stepClock{t: base}
+	log, closeLog, err := NewLogger(configs.LogConfig{Level: "info"}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log = log.WithOptions(zap.WithClock(clock))
+	for i := 0; i < 3; i++ {
+		log.Info("request")
+		clock.t = clock.t.Add(time.Millisecond)
+	}
+	log.Info("request")
+	if err := closeLog(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2026-11-26T22:10:05.123Z", "2026-11-26T22:10:05.124Z", "2026-11-26T22:10:05.125Z", "2026-11-26T22:10:05.126Z"}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d: %q", len(lines), len(want), out.String())
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, `"ts":"`+want[i]+`"`) {
+			t.Errorf("line %d: %s, want ts %s", i, l, want[i])
+		}
+	}
+}
+
+type stepClock struct{ t time.Time }
+
+func (c *stepClock) Now() time.Time                         { return c.t }
+func (c *stepClock) NewTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }

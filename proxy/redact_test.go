@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -31,5 +32,26 @@ func TestRedactPath(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { redactPath("/app/dist/app.js") }); n != 0 {
 		t.Errorf("redactPath of a clean path allocates %v times", n)
+	}
+}
+
+// TestURLEscapedPath: the fast path gives what url.URL.EscapedPath gives.
+func TestURLEscapedPath(t *testing.T) {
+	for _, raw := range []string{
+		"/api/embed/dashboard/eyJhbGciOiJIUzI1NiJ9.eyJyIjoxfQ.c2ln-_x/dashcard/1/card/2",
+		"/a b", "/a%20b", "/a%2fb", "/é", "/a;b", "/a:b@c", "/~x/.y", "/", "", "/a?b", "/%41",
+		"/app/dist/main.4f2a.js", "/a+b", "/a$b&c=d", "/a'b", "/a\"b", "/a\\b", "/a%zz",
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue
+		}
+		if got, want := urlEscapedPath(u), u.EscapedPath(); got != want {
+			t.Errorf("%q: urlEscapedPath = %q, EscapedPath = %q", raw, got, want)
+		}
+		u2 := &url.URL{Path: u.Path} // no RawPath: the fast path's case
+		if got, want := urlEscapedPath(u2), u2.EscapedPath(); got != want {
+			t.Errorf("Path %q: urlEscapedPath = %q, EscapedPath = %q", u.Path, got, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/tenantgate/tenantgate/auth"
@@ -71,5 +72,31 @@ func escapedPath(r *http.Request) string {
 	if s, ok := r.Context().Value(scopeKey{}).(*scope); ok && s.escPath != "" {
 		return s.escPath
 	}
-	return r.URL.EscapedPath()
+	return urlEscapedPath(r.URL)
+}
+
+// urlEscapedPath is u.EscapedPath() without its escape scan, slow per
+// byte, in the common case: a path of unreserved characters and slashes
+// is its own escaped form.
+func urlEscapedPath(u *url.URL) string {
+	if u.RawPath == "" && plainPath(u.Path) {
+		return u.Path
+	}
+	return u.EscapedPath()
+}
+
+var plainPathBytes = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/") {
+		t[c] = true
+	}
+	return t
+}()
+
+func plainPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if !plainPathBytes[p[i]] {
+			return false
+		}
+	}
+	return true
 }

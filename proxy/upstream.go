@@ -205,8 +205,9 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 	s.upstreamAt = resp.StatusCode
 	g.metrics.ObserveUpstream(s.route, resp.StatusCode, time.Since(s.upStart))
 	h := resp.Header
-	h.Del("Set-Cookie")
-	if loc := h.Get("Location"); loc != "" {
+	delete(h, "Set-Cookie") // canonical keys: the map ops skip canonicalising
+	if loc := h["Location"]; len(loc) > 0 && loc[0] != "" {
+		loc := loc[0]
 		h.Set("Location", g.rewriteLocation(loc, s))
 	}
 	if s.upToken != "" {
