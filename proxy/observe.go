@@ -130,7 +130,7 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 			zap.String("path", redactPath(escapedPath(r))),
 			zap.Int("status", sw.status),
 			zap.Int64("bytes", sw.bytes),
-			zap.Duration("duration", d),
+			zap.Int64("duration_us", d.Microseconds()), // an integer: a float costs the line a microsecond
 		)
 		if s.identity != nil {
 			fields = append(fields, zap.String("tenant", s.identity.Tenant), zap.String("subject", s.identity.Subject))
