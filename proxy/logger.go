@@ -19,9 +19,9 @@ import (
 // later or when 256 KiB have gathered, so a request costs one encode and
 // no write(2). Denials and errors (Warn and above), the audit trail, are
 // written before the call returns, after any access line logged before
-// them. With sampling on, only access lines are sampled. close flushes
+// them. With sampling on, only access lines are sampled. closeLog flushes
 // what is buffered and stops the flusher; call it before exiting.
-func NewLogger(c configs.LogConfig, out zapcore.WriteSyncer) (log *zap.Logger, close func() error, err error) {
+func NewLogger(c configs.LogConfig, out zapcore.WriteSyncer) (log *zap.Logger, closeLog func() error, err error) {
 	lvl, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
 		return nil, nil, fmt.Errorf("log level %q: %w", c.Level, err)
@@ -38,14 +38,14 @@ func NewLogger(c configs.LogConfig, out zapcore.WriteSyncer) (log *zap.Logger, c
 	if c.Sampling {
 		low = zapcore.NewSamplerWithOptions(low, time.Second, 100, 100)
 	}
-	close = func() error {
+	closeLog = func() error {
 		if err := buf.Stop(); err != nil {
 			return err
 		}
 		_ = out.Sync() // stderr on a pipe or a terminal cannot fsync; nothing is lost by that
 		return nil
 	}
-	return zap.New(zapcore.NewTee(low, high)), close, nil
+	return zap.New(zapcore.NewTee(low, high)), closeLog, nil
 }
 
 // writerOnly hides the Sync of its WriteSyncer.

@@ -207,8 +207,7 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 	h := resp.Header
 	delete(h, "Set-Cookie") // canonical keys: the map ops skip canonicalising
 	if loc := h["Location"]; len(loc) > 0 && loc[0] != "" {
-		loc := loc[0]
-		h.Set("Location", g.rewriteLocation(loc, s))
+		h.Set("Location", g.rewriteLocation(loc[0], s))
 	}
 	if s.upToken != "" {
 		for k, vs := range h {

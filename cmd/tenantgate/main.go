@@ -96,7 +96,7 @@ func buildInfo() metrics.BuildInfo {
 
 // newLogger is the gate's logger on stderr (see proxy.NewLogger); call
 // close before exiting so buffered access lines are written.
-func newLogger(c configs.LogConfig) (log *zap.Logger, close func() error, err error) {
+func newLogger(c configs.LogConfig) (log *zap.Logger, closeLog func() error, err error) {
 	return proxy.NewLogger(c, zapcore.Lock(os.Stderr))
 }
 
