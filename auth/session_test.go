@@ -944,3 +944,16 @@ func BenchmarkJWTAuthenticateCached(b *testing.B) {
 		b.Fatalf("got %d verifications, want 1", got)
 	}
 }
+
+// TestCookieOctets: every byte against RFC 6265's cookie-octet rule.
+func TestCookieOctets(t *testing.T) {
+	for b := 0; b < 256; b++ {
+		want := b >= 0x21 && b <= 0x7e && b != '"' && b != ',' && b != ';' && b != '\\'
+		if got := isCookieOctets(string([]byte{byte(b)})); got != want {
+			t.Errorf("byte %#x: isCookieOctets = %v, want %v", b, got, want)
+		}
+	}
+	if !isCookieOctets("") || !isCookieOctets("eyJ.abc-_~!#$%&'()*+/:<=>?@[]^`{|}") || isCookieOctets("a b") {
+		t.Error("strings: wrong verdict")
+	}
+}

@@ -12,7 +12,7 @@ import (
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-func engine(t *testing.T, resources ...configs.ResourcePolicy) *Engine {
+func engine(t testing.TB, resources ...configs.ResourcePolicy) *Engine {
 	t.Helper()
 	cfg := &configs.Config{}
 	cfg.Tenant.Param = "organization_id"
@@ -77,7 +77,7 @@ func handle(tenant string, res auth.Resource) *auth.HandleClaims {
 	return &auth.HandleClaims{Resource: res, Tenant: tenant, Params: map[string]any{"organization_id": tenant}, IssuedAt: t0.Add(-time.Minute), ExpiresAt: t0.Add(9 * time.Minute)}
 }
 
-func mustPath(t *testing.T, p string) EmbedPath {
+func mustPath(t testing.TB, p string) EmbedPath {
 	t.Helper()
 	ep, err := ParseEmbedPath(p, 4096)
 	if err != nil {
