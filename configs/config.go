@@ -68,7 +68,7 @@ type SessionConfig struct {
 	Issuer      string        `yaml:"issuer"`       // TENANTGATE_SESSION_ISSUER
 	Audience    string        `yaml:"audience"`     // TENANTGATE_SESSION_AUDIENCE
 	Leeway      time.Duration `yaml:"leeway"`       // TENANTGATE_SESSION_LEEWAY, default 30s
-	CacheSize   int           `yaml:"cache_size"`   // TENANTGATE_SESSION_CACHE_SIZE, default 10000 verified sessions
+	CacheSize   int           `yaml:"cache_size"`   // TENANTGATE_SESSION_CACHE_SIZE, default 10000 verified sessions (and handles, signed tokens, policy answers)
 }
 
 // IntrospectConfig describes the app endpoint that says who a caller is.

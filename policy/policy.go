@@ -61,6 +61,16 @@ type Engine struct {
 	// tenantOnly memoises the params of rules without extra locked params
 	// ({tenantParam: tenant}), bounded: the same value every time.
 	tenantOnly *lru.Cache[string, map[string]any]
+	// parameters memoises accepted `parameters` JSON, per rule, in its
+	// canonical form: every card of a filtered dashboard sends the same.
+	parameters *lru.Cache[parametersKey, string]
+}
+
+// parametersKey is what checkParametersJSON reads: the rule and the raw
+// JSON (the engine's tenant param is fixed).
+type parametersKey struct {
+	r   *rule
+	raw string
 }
 
 type rule struct {
@@ -82,8 +92,16 @@ func New(cfg *configs.Config) (*Engine, error) {
 		renewMax:    cfg.Handles.RenewMax,
 		maxToken:    cfg.Limits.MaxTokenBytes,
 	}
+	// The memos share the credential caches' bound (session.cache_size).
+	size := cfg.Session.CacheSize
+	if size <= 0 {
+		size = 10000 // an unvalidated config, in tests
+	}
 	var err error
-	if e.tenantOnly, err = lru.New[string, map[string]any](10000); err != nil {
+	if e.tenantOnly, err = lru.New[string, map[string]any](size); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if e.parameters, err = lru.New[parametersKey, string](size); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	for i, rp := range cfg.Policy.Resources {
@@ -366,6 +384,18 @@ func (e *Engine) checkSlug(r *rule, slug string) Decision {
 // it, so that what Metabase parses is what we checked (no duplicate keys,
 // no escapes that decode to a locked slug).
 func (e *Engine) checkParametersJSON(r *rule, raw string) (string, Decision) {
+	k := parametersKey{r, raw}
+	if canon, ok := e.parameters.Get(k); ok {
+		return canon, allowed
+	}
+	canon, d := e.canonicalParameters(r, raw)
+	if d.Allow { // only accepted JSON: a refusal is rare, and keeps its detail
+		e.parameters.Add(k, canon)
+	}
+	return canon, d
+}
+
+func (e *Engine) canonicalParameters(r *rule, raw string) (string, Decision) {
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber()
 	var m map[string]any

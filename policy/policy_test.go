@@ -187,3 +187,37 @@ func TestReasonsHaveStatusAndMessage(t *testing.T) {
 		t.Errorf("reasonInfo has %d entries, Reasons %d", len(reasonInfo), len(Reasons))
 	}
 }
+
+// TestParametersMemo: an accepted `parameters` JSON is remembered per rule
+// only: the same JSON on a resource whose rule does not allow the filter is
+// still refused, and a remembered answer equals a fresh one.
+func TestParametersMemo(t *testing.T) {
+	e := engine(t,
+		configs.ResourcePolicy{Dashboard: 42, EditableParams: []string{"status"}},
+		configs.ResourcePolicy{Dashboard: 43},
+	)
+	acme := ident("acme", nil)
+	dash43 := auth.Resource{Kind: auth.KindDashboard, ID: 43}
+	path := mustPath(t, "/api/embed/dashboard/"+tok+"/dashcard/1/card/1")
+	q := url.Values{"parameters": {`{"status": "paid"}`}}
+	want := "parameters=%7B%22status%22%3A%22paid%22%7D"
+	for i, tc := range []struct {
+		res    auth.Resource
+		reason Reason
+		query  string
+	}{
+		{dash42, ReasonAllowed, want},       // computed, remembered
+		{dash42, ReasonAllowed, want},       // remembered
+		{dash43, ReasonParamNotAllowed, ""}, // same JSON, a rule without the filter
+		{dash42, ReasonAllowed, want},       // still remembered for 42
+		{dash43, ReasonParamNotAllowed, ""}, // a refusal is not remembered as anything
+	} {
+		g, d := e.Embed(acme, Credential{Handle: handle("acme", tc.res), SubjectMatch: true}, path, q, t0)
+		if d.Reason != tc.reason || g.Query != tc.query {
+			t.Errorf("call %d on %v: %s %q, want %s %q", i, tc.res, d.Reason, g.Query, tc.reason, tc.query)
+		}
+	}
+	if n := e.parameters.Len(); n != 1 {
+		t.Errorf("%d remembered parameters, want 1 (only the accepted one)", n)
+	}
+}
