@@ -66,6 +66,10 @@ type Engine struct {
 	parameters *lru.Cache[parametersKey, string]
 }
 
+// maxRememberedParameters caps the raw JSON remembered, so the memo holds
+// at most session.cache_size × about 1 KiB (10 MB at the default).
+const maxRememberedParameters = 512
+
 // parametersKey is what checkParametersJSON reads: the rule and the raw
 // JSON (the engine's tenant param is fixed).
 type parametersKey struct {
@@ -389,7 +393,9 @@ func (e *Engine) checkParametersJSON(r *rule, raw string) (string, Decision) {
 		return canon, allowed
 	}
 	canon, d := e.canonicalParameters(r, raw)
-	if d.Allow { // only accepted JSON: a refusal is rare, and keeps its detail
+	// Only accepted JSON (a refusal is rare, and keeps its detail), and only
+	// small: the bound on entries must also bound the memory they hold.
+	if d.Allow && len(raw) <= maxRememberedParameters {
 		e.parameters.Add(k, canon)
 	}
 	return canon, d

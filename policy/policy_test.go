@@ -3,6 +3,7 @@ package policy
 import (
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,5 +220,13 @@ func TestParametersMemo(t *testing.T) {
 	}
 	if n := e.parameters.Len(); n != 1 {
 		t.Errorf("%d remembered parameters, want 1 (only the accepted one)", n)
+	}
+	// Large JSON is accepted but not remembered: entries bound memory.
+	big := url.Values{"parameters": {`{"status":"` + strings.Repeat("p", maxRememberedParameters) + `"}`}}
+	if _, d := e.Embed(acme, Credential{Handle: handle("acme", dash42), SubjectMatch: true}, path, big, t0); !d.Allow {
+		t.Fatalf("large filter value refused: %+v", d)
+	}
+	if n := e.parameters.Len(); n != 1 {
+		t.Errorf("%d remembered parameters after a large one, want still 1", n)
 	}
 }
