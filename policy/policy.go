@@ -401,6 +401,7 @@ func (e *Engine) checkParametersJSON(r *rule, raw string) (string, Decision) {
 	return canon, d
 }
 
+// canonicalParameters is checkParametersJSON's work, without the memo.
 func (e *Engine) canonicalParameters(r *rule, raw string) (string, Decision) {
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber()
