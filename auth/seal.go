@@ -32,6 +32,9 @@ const (
 var (
 	ErrSealInvalid = errors.New("sealed value is invalid")
 	ErrSealExpired = errors.New("sealed value has expired")
+	// ErrSealTooLarge: Seal refuses a value whose sealed form Open would
+	// refuse as too long.
+	ErrSealTooLarge = errors.New("value too large to seal")
 )
 
 const (
@@ -116,6 +119,11 @@ func sealAD(purpose string) []byte { return []byte("tenantgate/" + purpose + "/v
 // Seal encrypts plaintext for purpose with the first key.
 func (s *Sealer) Seal(purpose string, plaintext []byte) (string, error) {
 	k := s.keys[0]
+	// Refuse what Open would refuse: a value sealed but never opened is a
+	// session or ticket that breaks later, far from its cause.
+	if n := base64.RawURLEncoding.EncodedLen(sealKidLen + sealNonceLen + len(plaintext) + k.aead.Overhead()); n > maxSealedBytes {
+		return "", fmt.Errorf("sealing %d bytes: the sealed form would be %d bytes, over the %d Open accepts: %w", len(plaintext), n, maxSealedBytes, ErrSealTooLarge)
+	}
 	out := make([]byte, sealKidLen+sealNonceLen, sealKidLen+sealNonceLen+len(plaintext)+k.aead.Overhead())
 	copy(out, k.kid[:])
 	if _, err := rand.Read(out[sealKidLen:]); err != nil {

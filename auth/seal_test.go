@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -78,5 +79,25 @@ func TestSealedValuesDiffer(t *testing.T) {
 	b, _ := s.Seal(SealCookie, []byte("x"))
 	if a == b {
 		t.Error("two seals of one value are equal: the nonce is not fresh")
+	}
+}
+
+// TestSealSizeBoundary: the largest value that seals also opens; one byte
+// more is refused by Seal (not sealed, then refused by Open).
+func TestSealSizeBoundary(t *testing.T) {
+	s, err := NewSealer([]string{"seal-key-0123456789abcdef0123456789abcd"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	largest := (maxSealedBytes*3)/4 - sealKidLen - sealNonceLen - 16 // 16: the GCM tag
+	sealed, err := s.Seal("p", bytes.Repeat([]byte("x"), largest))
+	if err != nil {
+		t.Fatalf("Seal of %d bytes: %v", largest, err)
+	}
+	if _, err := s.Open("p", sealed); err != nil {
+		t.Fatalf("Open of the largest sealed value (%d chars): %v", len(sealed), err)
+	}
+	if _, err := s.Seal("p", bytes.Repeat([]byte("x"), largest+1)); !errors.Is(err, ErrSealTooLarge) {
+		t.Fatalf("Seal of %d bytes: %v, want ErrSealTooLarge", largest+1, err)
 	}
 }
