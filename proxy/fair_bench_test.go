@@ -137,16 +137,11 @@ func benchTenantFlood(b *testing.B, lift bool) {
 	upSrv := httptest.NewServer(up)
 	b.Cleanup(upSrv.Close)
 
-	cfg := &configs.Config{}
-	cfg.Metabase.SiteURL = upSrv.URL
-	cfg.Metabase.EmbeddingSecretKey = testMBKey
-	cfg.Session.JWTSecrets = []configs.Secret{testSessionKey}
-	cfg.Handles.Secrets = []configs.Secret{testHandleKey}
-	cfg.Protect.DisableQueryMerging = true
-	if lift {
-		cfg.Protect.TenantRate, cfg.Protect.TenantBurst, cfg.Protect.TenantConcurrency = 1e9, 1e9, 1e6
+	cfg := benchConfig(upSrv.URL) // fairness lifted, merging off
+	if !lift {
+		cfg.Protect.TenantRate, cfg.Protect.TenantBurst, cfg.Protect.TenantConcurrency = 0, 0, 0
+		cfg.ApplyDefaults() // back to the shipped defaults
 	}
-	cfg.ApplyDefaults()
 	if err := cfg.Validate(configs.ModeServe); err != nil {
 		b.Fatal(err)
 	}
