@@ -124,6 +124,9 @@ type ProtectConfig struct {
 	TenantBurst         int  `yaml:"tenant_burst"`          // TENANTGATE_TENANT_BURST, default 400
 	TenantConcurrency   int  `yaml:"tenant_concurrency"`    // TENANTGATE_TENANT_CONCURRENCY, default 64 requests per tenant in flight to Metabase
 	AssetCacheBytes     int  `yaml:"asset_cache_bytes"`     // TENANTGATE_ASSET_CACHE_BYTES, default 67108864 (64 MiB) of /app/dist assets
+	// TenantMaxWait is how long a request over its tenant's rate may wait
+	// for its turn before it is refused; negative: refuse at once.
+	TenantMaxWait time.Duration `yaml:"tenant_max_wait"` // TENANTGATE_TENANT_MAX_WAIT, default 1s, at most 30s
 }
 
 // AuditConfig sets the run-time guard, which audits Metabase's dashboards

@@ -35,6 +35,7 @@ const (
 	defaultTenantRate            = 200
 	defaultTenantBurst           = 400
 	defaultTenantConcurrency     = 64
+	defaultTenantMaxWait         = time.Second
 	defaultAssetCacheBytes       = 64 << 20
 	defaultSSOEmailTemplate      = "{{ .Email }}"
 	defaultSSOCookieSameSite     = "lax"
@@ -81,6 +82,7 @@ func (c *Config) ApplyDefaults() {
 	num(&c.Protect.TenantRate, defaultTenantRate)
 	num(&c.Protect.TenantBurst, defaultTenantBurst)
 	num(&c.Protect.TenantConcurrency, defaultTenantConcurrency)
+	dur(&c.Protect.TenantMaxWait, defaultTenantMaxWait)
 	num(&c.Protect.AssetCacheBytes, defaultAssetCacheBytes)
 
 	str(&c.Log.Level, defaultLogLevel)

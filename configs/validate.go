@@ -33,10 +33,11 @@ const (
 
 // Bounds that Validate enforces.
 const (
-	maxTokenTTL     = time.Hour
-	minHandleTTL    = time.Minute
-	maxHandleTTL    = 24 * time.Hour
-	minHMACKeyBytes = 32
+	maxTokenTTL      = time.Hour
+	minHandleTTL     = time.Minute
+	maxHandleTTL     = 24 * time.Hour
+	maxTenantMaxWait = 30 * time.Second
+	minHMACKeyBytes  = 32
 )
 
 // Validate checks c, which should already hold its defaults (Load and
@@ -197,6 +198,9 @@ func (c *Config) validateDurations(p *problems) {
 	}
 	if a := c.Audit; a.Interval > 0 && a.MaxStaleness > 0 && a.MaxStaleness < a.Interval {
 		p.addf("TENANTGATE_AUDIT_MAX_STALENESS (audit.max_staleness) %s is shorter than TENANTGATE_AUDIT_INTERVAL (audit.interval) %s: every verdict would go stale before the next audit; set it to a few intervals", a.MaxStaleness, a.Interval)
+	}
+	if c.Protect.TenantMaxWait > maxTenantMaxWait {
+		p.addf("TENANTGATE_TENANT_MAX_WAIT (protect.tenant_max_wait) is %s: it must be at most %s (a waiting request holds its connection); a negative value refuses at once", c.Protect.TenantMaxWait, maxTenantMaxWait)
 	}
 	if c.Metabase.TokenTTL > maxTokenTTL {
 		p.addf("TENANTGATE_METABASE_TOKEN_TTL (metabase.token_ttl) is %s: it must be at most %s, since a Metabase token cannot be revoked before it expires", c.Metabase.TokenTTL, maxTokenTTL)

@@ -131,6 +131,7 @@ func TestValidateRules(t *testing.T) {
 		}},
 
 		// Durations and sizes.
+		{"tenant wait over 30 s", ModeServe, func(c *Config) { c.Protect.TenantMaxWait = time.Minute }, []string{"TENANTGATE_TENANT_MAX_WAIT (protect.tenant_max_wait) is 1m0s: it must be at most 30s"}},
 		{"token TTL over an hour", ModeServe, func(c *Config) { c.Metabase.TokenTTL = time.Hour + time.Second }, []string{"TENANTGATE_METABASE_TOKEN_TTL (metabase.token_ttl) is 1h0m1s: it must be at most 1h0m0s"}},
 		{"handle TTL under a minute", ModeServe, func(c *Config) { c.Handles.TTL = 59 * time.Second }, []string{"TENANTGATE_HANDLE_TTL (handles.ttl) is 59s: it must be between 1m0s and 24h0m0s"}},
 		{"handle TTL over a day", ModeServe, func(c *Config) { c.Handles.TTL = 25 * time.Hour; c.Handles.RenewMax = 25 * time.Hour }, []string{"it must be between 1m0s and 24h0m0s"}},

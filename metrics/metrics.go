@@ -72,6 +72,7 @@ type Metrics struct {
 	reloadTime     prometheus.Gauge
 	tenantRequests *prometheus.CounterVec
 	providerErrors *prometheus.CounterVec
+	fairnessWait   prometheus.Histogram
 	// tenants maps a configured tenant to its bound children [denied,
 	// allowed]; set once by TrackTenants before serving, then only read.
 	tenants map[string]*[2]prometheus.Counter
@@ -173,6 +174,11 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			Namespace: namespace, Name: "tenant_requests_total",
 			Help: "Requests of identified callers by tenant (only the configured tenants; the rest are \"_other\") and outcome (allowed, denied).",
 		}, []string{"tenant", "outcome"}),
+		fairnessWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "fairness_wait_seconds",
+			Help:    "Time requests over their tenant's rate waited for their turn before going to Metabase (only those that waited and then went).",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "config_reloads_total",
 			Help: "Configuration reloads on SIGHUP, by result (success, failure: the old configuration was kept).",
@@ -215,7 +221,7 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			m.requests, m.requestDuration, m.inFlight,
 			m.upstreamDuration, m.upstreamErrors,
 			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.cacheRequests,
-			m.buildInfoGauge, m.unsafe, m.reloads, m.reloadTime, m.tenantRequests, m.providerErrors,
+			m.buildInfoGauge, m.unsafe, m.reloads, m.reloadTime, m.tenantRequests, m.providerErrors, m.fairnessWait,
 		)
 	}
 	return m
@@ -359,6 +365,15 @@ func (m *Metrics) newCacheChild(k cacheKey) prometheus.Counter {
 		result = "hit"
 	}
 	return m.cacheRequests.WithLabelValues(k.cache, result)
+}
+
+// FairnessWait records how long a request waited for its tenant's rate
+// token before it went to Metabase.
+func (m *Metrics) FairnessWait(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.fairnessWait.Observe(d.Seconds())
 }
 
 // ProviderError counts a failure of the identity provider ("jwks" or

@@ -63,6 +63,9 @@ func record(m *Metrics) {
 	m.Cache("session", true)
 	m.Cache("session", false)
 
+	m.FairnessWait(30 * time.Millisecond)
+	m.FairnessWait(700 * time.Millisecond)
+
 	m.UnsafeResources(3)
 	m.UnsafeResources(2)
 	m.ProviderError("jwks")
@@ -115,6 +118,7 @@ func TestMetricNames(t *testing.T) {
 		"tenantgate_build_info",
 		"tenantgate_config_last_reload_success_timestamp_seconds",
 		"tenantgate_config_reloads_total",
+		"tenantgate_fairness_wait_seconds",
 		"tenantgate_http_requests_in_flight",
 		"tenantgate_identity_provider_errors_total",
 		"tenantgate_tenant_mismatches_total",

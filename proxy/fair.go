@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"math"
 	"strconv"
 	"sync"
@@ -14,10 +15,19 @@ import (
 // cap on requests in flight, per tenant. Tenants are kept in a bounded LRU;
 // an evicted tenant starts again with a full bucket, which only errs on
 // the side of serving.
+//
+// A request over the rate waits for its token, up to maxWait, as nginx's
+// limit_req does with a burst queue: a dashboard that opens a few cards
+// too many is slowed, not broken, and a client looping on its answers
+// (a script, a stuck refresh) is held to the tenant's rate instead of
+// being answered a 429 as fast as it can ask, which costs the gate CPU
+// that other tenants need. Beyond maxWait, or over the in-flight cap,
+// the answer is 429 at once.
 type fairness struct {
 	limit   rate.Limit
 	burst   int
 	maxConc int
+	maxWait time.Duration // <= 0: never wait
 	tenants *lru.Cache[string, *tenantState]
 	mu      sync.Mutex // serialises create-on-miss
 }
@@ -28,9 +38,9 @@ type tenantState struct {
 	inflight int
 }
 
-func newFairness(perSecond, burst, maxConc int) *fairness {
+func newFairness(perSecond, burst, maxConc int, maxWait time.Duration) *fairness {
 	c, _ := lru.New[string, *tenantState](100000)
-	return &fairness{limit: rate.Limit(perSecond), burst: burst, maxConc: maxConc, tenants: c}
+	return &fairness{limit: rate.Limit(perSecond), burst: burst, maxConc: maxConc, maxWait: maxWait, tenants: c}
 }
 
 func (f *fairness) state(tenant string) *tenantState {
@@ -47,30 +57,58 @@ func (f *fairness) state(tenant string) *tenantState {
 	return st
 }
 
-// admit takes a slot for tenant. It returns the tenant's state, whose
-// release gives the slot back, or nil and how long the client should wait
-// before retrying. The clock is read under the tenant's lock: a limiter
-// given times out of order credits the same interval twice.
-func (f *fairness) admit(tenant string, clock func() time.Time) (slot *tenantState, retry time.Duration) {
+// admit takes a slot for tenant, waiting up to maxWait for a rate token.
+// It returns the tenant's state, whose release gives the slot back, and
+// how long it waited; or nil and how long the client should wait before
+// retrying. gone reports that ctx ended while waiting (the client left),
+// and then nothing is taken.
+// The clock is read under the tenant's lock: a limiter given times out of
+// order credits the same interval twice.
+func (f *fairness) admit(ctx context.Context, tenant string, clock func() time.Time) (slot *tenantState, d time.Duration, gone bool) {
 	st := f.state(tenant)
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	now := clock()
 	if st.inflight >= f.maxConc {
-		return nil, time.Second
+		st.mu.Unlock()
+		return nil, time.Second, false
 	}
 	r := st.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
+	d = r.DelayFrom(now)
+	if d > 0 && d > f.maxWait {
 		r.CancelAt(now)
-		return nil, d
+		st.mu.Unlock()
+		return nil, d, false
+	}
+	if d > 0 {
+		// Wait outside the lock, holding the reservation: the token is
+		// ours at its time, and later callers queue behind it.
+		st.mu.Unlock()
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			st.mu.Lock()
+			r.CancelAt(clock()) // give the token back to those still waiting
+			st.mu.Unlock()
+			return nil, 0, true
+		}
+		st.mu.Lock()
+		if st.inflight >= f.maxConc {
+			// The token is spent; refusing errs on the side of Metabase.
+			st.mu.Unlock()
+			return nil, time.Second, false
+		}
 	}
 	st.inflight++
-	return st, 0
+	st.mu.Unlock()
+	return st, d, false
 }
 
 // refusing tells, without taking anything, whether admit would refuse
-// tenant now, and for how long. It lets a flood be turned away before the
-// handle, policy and signing work rather than after it.
+// tenant now (not merely make it wait), and for how long. It lets a flood
+// be turned away before the handle, policy and signing work rather than
+// after it.
 func (f *fairness) refusing(tenant string, clock func() time.Time) (bool, time.Duration) {
 	st, ok := f.tenants.Peek(tenant)
 	if !ok {
@@ -81,8 +119,11 @@ func (f *fairness) refusing(tenant string, clock func() time.Time) (bool, time.D
 	if st.inflight >= f.maxConc {
 		return true, time.Second
 	}
+	// Tokens go below zero while callers wait for reserved ones.
 	if t := st.lim.TokensAt(clock()); t < 1 {
-		return true, time.Duration((1 - t) / float64(f.limit) * float64(time.Second))
+		if d := time.Duration((1 - t) / float64(f.limit) * float64(time.Second)); d > f.maxWait {
+			return true, d
+		}
 	}
 	return false, 0
 }

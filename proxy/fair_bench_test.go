@@ -40,26 +40,39 @@ import (
 //     loop that ignore Retry-After.
 //
 // "Default" keeps the configs defaults for fairness (rate, burst,
-// concurrency); "Unlimited" lifts them as benchConfig does, to show what
-// fairness buys. Query merging is off in both, so every admitted request
-// reaches the upstream.
+// concurrency, a wait of up to 1 s for a token); "NoWait" refuses at once
+// instead of waiting (protect.tenant_max_wait < 0); "Wide" floods with
+// more clients than one second of the tenant's rate, so the excess gets
+// 429s in a loop even with the wait; "Unlimited" lifts the limits as
+// benchConfig does, to show what fairness buys. Query merging is off in
+// all, so every admitted request reaches the upstream.
 //
 // The victim stays within its own bucket (default burst 400, 200/s): each
 // of its sequential requests takes at least floodQueryTime (2 ms, so 0.4
 // tokens back), costing at most 0.6 tokens net, and 10+300+300 requests
 // cost at most 372 of the 400.
 func BenchmarkTenantFlood(b *testing.B) {
-	b.Run("Default", func(b *testing.B) { benchTenantFlood(b, false) })
-	b.Run("Unlimited", func(b *testing.B) { benchTenantFlood(b, true) })
+	b.Run("Default", func(b *testing.B) { benchTenantFlood(b, floodSetup{clients: floodClients}) })
+	b.Run("NoWait", func(b *testing.B) { benchTenantFlood(b, floodSetup{clients: floodClients, noWait: true}) })
+	b.Run("Wide", func(b *testing.B) { benchTenantFlood(b, floodSetup{clients: 8 * floodClients}) })
+	b.Run("Unlimited", func(b *testing.B) { benchTenantFlood(b, floodSetup{clients: floodClients, lift: true}) })
+}
+
+// floodSetup is one flood experiment: how many flooding clients, and the
+// fairness settings (the shipped defaults unless lifted or told not to
+// wait).
+type floodSetup struct {
+	clients      int
+	lift, noWait bool
 }
 
 const (
 	floodQueryTime = 2 * time.Millisecond
-	floodSamples   = 300 // victim requests per phase
-	floodWarm      = 10  // victim requests before measuring (connections, caches)
-	floodClients   = 64  // flooding goroutines
-	floodRampUp    = 200 * time.Millisecond
-	floodBudget    = 4 * time.Second // most the flood phase may take (the race detector slows it 10-30 times)
+	floodSamples   = 300                     // victim requests per phase
+	floodWarm      = 10                      // victim requests before measuring (connections, caches)
+	floodClients   = 64                      // flooding goroutines (8 times as many in Wide)
+	floodRampUp    = 1200 * time.Millisecond // past the burst and one whole wait (held 429s come back)
+	floodBudget    = 4 * time.Second         // most the flood phase may take (the race detector slows it 10-30 times)
 	victimTenant   = "globex"
 	flooderTenant  = "acme"
 )
@@ -132,21 +145,24 @@ func (c floodCaller) do(ctx context.Context, client *http.Client) (status int, b
 	return resp.StatusCode, body, err
 }
 
-func benchTenantFlood(b *testing.B, lift bool) {
+func benchTenantFlood(b *testing.B, fs floodSetup) {
 	up := &floodUpstream{queries: map[string]int{}}
 	upSrv := httptest.NewServer(up)
 	b.Cleanup(upSrv.Close)
 
 	cfg := benchConfig(upSrv.URL) // fairness lifted, merging off
-	if !lift {
+	if !fs.lift {
 		cfg.Protect.TenantRate, cfg.Protect.TenantBurst, cfg.Protect.TenantConcurrency = 0, 0, 0
 		cfg.ApplyDefaults() // back to the shipped defaults
+	}
+	if fs.noWait {
+		cfg.Protect.TenantMaxWait = -1
 	}
 	if err := cfg.Validate(configs.ModeServe); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("fairness: rate %d/s, burst %d, concurrency %d; %d flooders, upstream %s per query",
-		cfg.Protect.TenantRate, cfg.Protect.TenantBurst, cfg.Protect.TenantConcurrency, floodClients, floodQueryTime)
+	b.Logf("fairness: rate %d/s, burst %d, concurrency %d, wait up to %s; %d flooders, upstream %s per query",
+		cfg.Protect.TenantRate, cfg.Protect.TenantBurst, cfg.Protect.TenantConcurrency, cfg.Protect.TenantMaxWait, fs.clients, floodQueryTime)
 	st, err := Build(context.Background(), cfg, benchLogger(b), prometheus.NewRegistry(), metrics.BuildInfo{})
 	if err != nil {
 		b.Fatal(err)
@@ -196,7 +212,7 @@ func benchTenantFlood(b *testing.B, lift bool) {
 	unloaded := measure(floodSamples, time.Time{})
 
 	// The flood: floodClients clients in a tight loop, counting answers.
-	floodTr := &http.Transport{MaxIdleConnsPerHost: 2 * floodClients, MaxIdleConns: 2 * floodClients}
+	floodTr := &http.Transport{MaxIdleConnsPerHost: 2 * fs.clients, MaxIdleConns: 2 * fs.clients}
 	defer floodTr.CloseIdleConnections()
 	floodClient := &http.Client{Transport: floodTr}
 	fctx, stop := context.WithCancel(ctx)
@@ -205,7 +221,7 @@ func benchTenantFlood(b *testing.B, lift bool) {
 	var ok, limited, other atomic.Int64
 	var firstOther atomic.Value
 	floodStart := time.Now()
-	for i := 0; i < floodClients; i++ {
+	for i := 0; i < fs.clients; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -228,7 +244,7 @@ func benchTenantFlood(b *testing.B, lift bool) {
 			}
 		}()
 	}
-	time.Sleep(floodRampUp) // past the flooder's burst, into its steady state
+	time.Sleep(floodRampUp) // into the flood's steady state
 	ok0, limited0 := ok.Load(), limited.Load()
 	windowStart := time.Now()
 	flood := measure(floodSamples, windowStart.Add(floodBudget))

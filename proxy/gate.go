@@ -123,7 +123,7 @@ func New(o Options) (*Gate, error) {
 	if !pc.DisableQueryMerging {
 		g.merge = newMerger(pc.MergeMaxBytes)
 	}
-	g.fair = newFairness(pc.TenantRate, pc.TenantBurst, pc.TenantConcurrency)
+	g.fair = newFairness(pc.TenantRate, pc.TenantBurst, pc.TenantConcurrency, pc.TenantMaxWait)
 	g.assets = newAssetCache(pc.AssetCacheBytes)
 	g.guard = o.Guard
 	if g.guard == nil {

@@ -218,17 +218,40 @@ func (g *Gate) forwardFair(w http.ResponseWriter, r *http.Request, who *auth.Ide
 	g.forward(w, r, path, query)
 }
 
-// admit applies per-tenant fairness; it answers 429 and returns nil when
-// the caller's tenant is over its rate or its in-flight cap.
+// admit applies per-tenant fairness: a request over its tenant's rate
+// waits its turn (up to protect.tenant_max_wait). It answers 429 and
+// returns nil when the tenant is further over its rate or at its
+// in-flight cap, and 499 (for the log) when the client left while waiting.
 func (g *Gate) admit(w http.ResponseWriter, r *http.Request, who *auth.Identity) *tenantState {
-	slot, wait := g.fair.admit(who.Tenant, g.now)
-	if slot == nil {
-		g.tooMany(w, r, wait)
+	slot, d, gone := g.fair.admit(r.Context(), who.Tenant, g.now)
+	switch {
+	case gone:
+		w.WriteHeader(499)
+	case slot == nil:
+		g.tooMany(w, r, d)
+	case d > 0:
+		g.metrics.FairnessWait(d)
 	}
 	return slot
 }
 
+// tooMany answers 429, after holding the request for the tenant's wait
+// (protect.tenant_max_wait): the request waited as long as one over the
+// rate may, and a client that ignores Retry-After is held to one request
+// per wait per connection instead of looping on 429s as fast as the gate
+// answers them, which would take the CPU other tenants need. A held
+// request costs a parked goroutine, no CPU.
 func (g *Gate) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	if hold := g.fair.maxWait; hold > 0 {
+		t := time.NewTimer(hold)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			w.WriteHeader(499) // the client left; for the log
+			return
+		}
+	}
 	w.Header().Set("Retry-After", retryAfter(wait))
 	g.deny(w, r, policy.Decision{Reason: policy.ReasonRateLimited, Detail: "tenant over its rate or concurrency limit"})
 }

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -211,7 +213,10 @@ func TestTenantFairness(t *testing.T) {
 	}
 
 	t.Run("token bucket", func(t *testing.T) {
-		h := newHarness(t, func(c *configs.Config) { c.Protect.TenantRate, c.Protect.TenantBurst = 1, 3 })
+		h := newHarness(t, func(c *configs.Config) {
+			c.Protect.TenantRate, c.Protect.TenantBurst = 1, 3
+			c.Protect.TenantMaxWait = -1 // refuse at once
+		})
 		sess := session("a", "acme", time.Hour)
 		handle := h.mint(sess, "dashboard", 1)
 		codes := map[int]int{}
@@ -239,11 +244,129 @@ func TestTenantFairness(t *testing.T) {
 	})
 }
 
+// TestFairnessWait: a request over its tenant's rate waits for its token
+// (up to protect.tenant_max_wait) instead of being refused; further over,
+// it is refused at once; a client that leaves while waiting takes nothing.
+func TestFairnessWait(t *testing.T) {
+	t.Run("waits its turn", func(t *testing.T) {
+		h := newHarness(t, func(c *configs.Config) { c.Protect.TenantRate, c.Protect.TenantBurst = 4, 1 })
+		sess := session("a", "acme", time.Hour)
+		handle := h.mint(sess, "dashboard", 1)
+		before := len(h.mb.Requests())
+		for i := 0; i < 3; i++ {
+			if w := h.do("GET", "/api/embed/dashboard/"+handle, sess, nil); w.Code != http.StatusOK {
+				t.Fatalf("request %d over the rate: %d %s, want 200 after a wait", i, w.Code, w.Body)
+			}
+		}
+		if n := len(h.mb.Requests()) - before; n != 3 {
+			t.Errorf("Metabase received %d requests, want 3", n)
+		}
+		// The first goes at once (burst 1); the next two wait about 250 ms.
+		mfs, err := h.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var waited uint64
+		for _, mf := range mfs {
+			if mf.GetName() == "tenantgate_fairness_wait_seconds" {
+				waited = mf.GetMetric()[0].GetHistogram().GetSampleCount()
+			}
+		}
+		if waited != 2 {
+			t.Errorf("tenantgate_fairness_wait_seconds counted %d waits, want 2", waited)
+		}
+	})
+
+	t.Run("beyond the wait, 429 after it", func(t *testing.T) {
+		h := newHarness(t, func(c *configs.Config) {
+			c.Protect.TenantRate, c.Protect.TenantBurst, c.Protect.TenantMaxWait = 1, 1, 100*time.Millisecond
+		})
+		sess := session("a", "acme", time.Hour)
+		handle := h.mint(sess, "dashboard", 1)
+		if w := h.do("GET", "/api/embed/dashboard/"+handle, sess, nil); w.Code != http.StatusOK {
+			t.Fatalf("first: %d %s", w.Code, w.Body)
+		}
+		before := len(h.mb.Requests())
+		start := time.Now()
+		w := h.do("GET", "/api/embed/dashboard/"+handle, sess, nil)
+		if w.Code != http.StatusTooManyRequests || reason(w) != "rate-limited" || w.Header().Get("Retry-After") != "1" {
+			t.Errorf("a second needing a 1 s wait with 100 ms allowed: %d %v %s, want 429 rate-limited, Retry-After 1", w.Code, w.Header(), w.Body)
+		}
+		// The refusal is held for the wait, so a client looping on 429s
+		// cannot make the gate answer them as fast as it asks.
+		if d := time.Since(start); d < 100*time.Millisecond {
+			t.Errorf("429 answered after %s, want after the 100 ms wait", d)
+		}
+		if n := len(h.mb.Requests()) - before; n != 0 {
+			t.Errorf("Metabase received %d requests over the limit", n)
+		}
+	})
+
+	t.Run("a client that leaves while waiting or held", func(t *testing.T) {
+		h := newHarness(t, func(c *configs.Config) {
+			c.Protect.TenantRate, c.Protect.TenantBurst, c.Protect.TenantMaxWait = 1, 1, 10*time.Second
+		})
+		sess := session("a", "acme", time.Hour)
+		handle := h.mint(sess, "dashboard", 1)
+		if w := h.do("GET", "/api/embed/dashboard/"+handle, sess, nil); w.Code != http.StatusOK {
+			t.Fatalf("first: %d %s", w.Code, w.Body)
+		}
+		before := len(h.mb.Requests())
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		r := httptest.NewRequest("GET", "/api/embed/dashboard/"+handle, nil).WithContext(ctx)
+		r.AddCookie(&http.Cookie{Name: h.cfg.Session.Cookie, Value: sess})
+		w := httptest.NewRecorder()
+		h.stack.Gate.ServeHTTP(w, r)
+		if w.Code != 499 {
+			t.Errorf("client gone while waiting: %d %s, want 499 (for the log)", w.Code, w.Body)
+		}
+		if n := len(h.mb.Requests()) - before; n != 0 {
+			t.Errorf("Metabase received %d requests from a client that left", n)
+		}
+		// Gone while its 429 is held: the same, and no 429 is written.
+		ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		w = httptest.NewRecorder()
+		h.stack.Gate.tooMany(w, r.WithContext(ctx), time.Second)
+		if w.Code != 499 {
+			t.Errorf("client gone while its 429 was held: %d %s, want 499", w.Code, w.Body)
+		}
+	})
+
+	t.Run("the token of a client that left is given back", func(t *testing.T) {
+		t0 := time.Unix(1_800_000_000, 0)
+		clock := func() time.Time { return t0 }
+		f := newFairness(1, 1, 10, 10*time.Second)
+		slot, _, _ := f.admit(context.Background(), "acme", clock)
+		if slot == nil {
+			t.Fatal("first request refused")
+		}
+		slot.release()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if slot, _, gone := f.admit(ctx, "acme", clock); slot != nil || !gone {
+			t.Fatalf("cancelled waiter: slot %v gone %v, want nil and gone", slot, gone)
+		}
+		st, _ := f.tenants.Peek("acme")
+		if tok := st.lim.TokensAt(t0); tok < -0.001 {
+			t.Errorf("after the waiter left, %.2f tokens: its reservation was kept", tok)
+		}
+		// A wait longer than allowed is refused by admit itself (not only
+		// by refusing, which runs first in the gate).
+		f = newFairness(1, 1, 10, 100*time.Millisecond)
+		_, _, _ = f.admit(context.Background(), "acme", clock)
+		if slot, d, gone := f.admit(context.Background(), "acme", clock); slot != nil || gone || d != time.Second {
+			t.Errorf("over a 100 ms wait: slot %v, retry %v, gone %v; want nil, 1s, false", slot, d, gone)
+		}
+	})
+}
+
 // TestFairnessBound: however many goroutines race for one tenant's
 // bucket, no more pass than its burst plus its rate over the time taken.
 func TestFairnessBound(t *testing.T) {
 	const rate, burst = 200, 20
-	f := newFairness(rate, burst, 1<<20)
+	f := newFairness(rate, burst, 1<<20, 0)
 	var admitted atomic.Int64
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -252,7 +375,7 @@ func TestFairnessBound(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for time.Since(start) < 300*time.Millisecond {
-				if slot, _ := f.admit("acme", time.Now); slot != nil {
+				if slot, _, _ := f.admit(context.Background(), "acme", time.Now); slot != nil {
 					admitted.Add(1)
 					slot.release()
 				}
@@ -264,7 +387,10 @@ func TestFairnessBound(t *testing.T) {
 	if n := admitted.Load(); n > limit {
 		t.Errorf("%d admitted, want at most %d (burst %d + %d/s)", n, limit, burst, rate)
 	}
-	if over, wait := f.refusing("acme", time.Now); !over || wait <= 0 || wait > time.Second/rate {
+	// At the last event's time (no refill since): a clock read later would
+	// make this depend on how fast the machine gets here.
+	last := func() time.Time { return start }
+	if over, wait := f.refusing("acme", last); !over || wait <= 0 || wait > time.Second/rate {
 		t.Errorf("after the race: refusing = %v, %v; want true and a wait up to one token's time", over, wait)
 	}
 	if over, _ := f.refusing("globex", time.Now); over {
