@@ -10,6 +10,7 @@
 #   bash proxy/loadtest/run.sh            # 20 KB and 2 KB, 64 connections
 #   ROUNDS=15 DURATION=5s bash proxy/loadtest/run.sh
 #   SESSION=rs256 bash proxy/loadtest/run.sh   # RS256 sessions from a JWKS
+#   SIZES=2048 bash proxy/loadtest/run.sh      # one response size only
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
@@ -18,7 +19,7 @@ bin=$(mktemp -d)/loadtest
 go build -o "$bin" ./proxy/loadtest
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 printf '%-8s %10s %10s %8s  %s\n' size bare_rps gate_rps ratio 'per-round ratios: min median max'
-for size in 20480 2048; do
+for size in ${SIZES:-20480 2048}; do
   out=$(mktemp)
   taskset -c 0 "$bin" -size "$size" -session "$SESSION" >"$out" 2>&1 &
   pid=$!
