@@ -127,6 +127,10 @@ type ProtectConfig struct {
 	// TenantMaxWait is how long a request over its tenant's rate may wait
 	// for its turn before it is refused; negative: refuse at once.
 	TenantMaxWait time.Duration `yaml:"tenant_max_wait"` // TENANTGATE_TENANT_MAX_WAIT, default 1s, at most 30s
+	// MicroCacheTTL keeps each merged static-embed query answer that long
+	// for identical requests that come just after; 0 (default) turns it off.
+	MicroCacheTTL   time.Duration `yaml:"micro_cache_ttl"`   // TENANTGATE_MICRO_CACHE_TTL, default 0 (off), at most 30s
+	MicroCacheBytes int           `yaml:"micro_cache_bytes"` // TENANTGATE_MICRO_CACHE_BYTES, default 67108864 (64 MiB)
 }
 
 // AuditConfig sets the run-time guard, which audits Metabase's dashboards

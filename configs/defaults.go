@@ -36,6 +36,7 @@ const (
 	defaultTenantBurst           = 400
 	defaultTenantConcurrency     = 64
 	defaultTenantMaxWait         = time.Second
+	defaultMicroCacheBytes       = 64 << 20
 	defaultAssetCacheBytes       = 64 << 20
 	defaultSSOEmailTemplate      = "{{ .Email }}"
 	defaultSSOCookieSameSite     = "lax"
@@ -83,6 +84,7 @@ func (c *Config) ApplyDefaults() {
 	num(&c.Protect.TenantBurst, defaultTenantBurst)
 	num(&c.Protect.TenantConcurrency, defaultTenantConcurrency)
 	dur(&c.Protect.TenantMaxWait, defaultTenantMaxWait)
+	num(&c.Protect.MicroCacheBytes, defaultMicroCacheBytes)
 	num(&c.Protect.AssetCacheBytes, defaultAssetCacheBytes)
 
 	str(&c.Log.Level, defaultLogLevel)

@@ -170,6 +170,8 @@ func (c *Config) bindings() []binding {
 		{"TENANTGATE_TENANT_BURST", "protect.tenant_burst", &c.Protect.TenantBurst, ""},
 		{"TENANTGATE_TENANT_CONCURRENCY", "protect.tenant_concurrency", &c.Protect.TenantConcurrency, ""},
 		{"TENANTGATE_TENANT_MAX_WAIT", "protect.tenant_max_wait", &c.Protect.TenantMaxWait, ""},
+		{"TENANTGATE_MICRO_CACHE_TTL", "protect.micro_cache_ttl", &c.Protect.MicroCacheTTL, ""},
+		{"TENANTGATE_MICRO_CACHE_BYTES", "protect.micro_cache_bytes", &c.Protect.MicroCacheBytes, ""},
 		{"TENANTGATE_ASSET_CACHE_BYTES", "protect.asset_cache_bytes", &c.Protect.AssetCacheBytes, ""},
 
 		{"TENANTGATE_LOG_LEVEL", "log.level", &c.Log.Level, ""},

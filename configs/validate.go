@@ -37,6 +37,7 @@ const (
 	minHandleTTL     = time.Minute
 	maxHandleTTL     = 24 * time.Hour
 	maxTenantMaxWait = 30 * time.Second
+	maxMicroCacheTTL = 30 * time.Second
 	minHMACKeyBytes  = 32
 )
 
@@ -199,6 +200,11 @@ func (c *Config) validateDurations(p *problems) {
 	if a := c.Audit; a.Interval > 0 && a.MaxStaleness > 0 && a.MaxStaleness < a.Interval {
 		p.addf("TENANTGATE_AUDIT_MAX_STALENESS (audit.max_staleness) %s is shorter than TENANTGATE_AUDIT_INTERVAL (audit.interval) %s: every verdict would go stale before the next audit; set it to a few intervals", a.MaxStaleness, a.Interval)
 	}
+	if pc := c.Protect; pc.MicroCacheTTL < 0 || pc.MicroCacheTTL > maxMicroCacheTTL {
+		p.addf("TENANTGATE_MICRO_CACHE_TTL (protect.micro_cache_ttl) is %s: it must be between 0 (off) and %s; the cache is meant to absorb a herd of identical requests, not to serve stale data", pc.MicroCacheTTL, maxMicroCacheTTL)
+	} else if pc.MicroCacheTTL > 0 && pc.DisableQueryMerging {
+		p.addf("TENANTGATE_MICRO_CACHE_TTL (protect.micro_cache_ttl) is set but TENANTGATE_DISABLE_QUERY_MERGING (protect.disable_query_merging) is true: the micro-cache keeps merged answers, so turn merging on or the cache off")
+	}
 	if c.Protect.TenantMaxWait > maxTenantMaxWait {
 		p.addf("TENANTGATE_TENANT_MAX_WAIT (protect.tenant_max_wait) is %s: it must be at most %s (a waiting request holds its connection); a negative value refuses at once", c.Protect.TenantMaxWait, maxTenantMaxWait)
 	}
@@ -229,6 +235,7 @@ func (c *Config) validateSizes(p *problems) {
 		{"TENANTGATE_TENANT_BURST (protect.tenant_burst)", c.Protect.TenantBurst},
 		{"TENANTGATE_TENANT_CONCURRENCY (protect.tenant_concurrency)", c.Protect.TenantConcurrency},
 		{"TENANTGATE_ASSET_CACHE_BYTES (protect.asset_cache_bytes)", c.Protect.AssetCacheBytes},
+		{"TENANTGATE_MICRO_CACHE_BYTES (protect.micro_cache_bytes)", c.Protect.MicroCacheBytes},
 	} {
 		if n.v <= 0 {
 			p.addf("%s is %d: it must be a positive number, or unset for the default", n.name, n.v)

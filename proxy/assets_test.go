@@ -33,7 +33,7 @@ func assetCacheState(a *assetCache) (keys []string, sum, total int) {
 	keys = a.lru.Keys()
 	for _, k := range keys {
 		v, _ := a.lru.Peek(k)
-		sum += len(v.body)
+		sum += len(v.res.body)
 	}
 	return keys, sum, a.total
 }
@@ -44,7 +44,7 @@ func assetCachePeek(a *assetCache, path string) *sharedResponse {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	v, _ := a.lru.Peek(path)
-	return v
+	return v.res
 }
 
 // returnsWithin runs f and fails t if it has not returned in 10s (a put

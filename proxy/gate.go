@@ -121,7 +121,7 @@ func New(o Options) (*Gate, error) {
 	}
 	pc := o.Config.Protect
 	if !pc.DisableQueryMerging {
-		g.merge = newMerger(pc.MergeMaxBytes)
+		g.merge = newMerger(pc.MergeMaxBytes, pc.MicroCacheTTL, pc.MicroCacheBytes)
 	}
 	g.fair = newFairness(pc.TenantRate, pc.TenantBurst, pc.TenantConcurrency, pc.TenantMaxWait)
 	g.assets = newAssetCache(pc.AssetCacheBytes)

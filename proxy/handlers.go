@@ -257,9 +257,19 @@ func (g *Gate) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duratio
 }
 
 // forwardMerged forwards a static-embed query, sharing one upstream call
-// among identical concurrent ones (see merger).
+// among identical concurrent ones, and with the micro-cache on, answering
+// from an identical one's answer kept for a few seconds (see merger).
 func (g *Gate) forwardMerged(w http.ResponseWriter, r *http.Request, who *auth.Identity, path, query string) {
 	key := path + "?" + query + "\x00" + r.Header.Get("Accept-Encoding")
+	if g.merge.micro != nil {
+		now := g.now()
+		if res, stored, ok := g.merge.cached(key, now); ok {
+			g.metrics.Cache("micro", true)
+			res.writeTo(w, "cached", now.Sub(stored))
+			return
+		}
+		g.metrics.Cache("micro", false)
+	}
 	c, leader := g.merge.join(key)
 	if !leader {
 		select {
@@ -269,7 +279,7 @@ func (g *Gate) forwardMerged(w http.ResponseWriter, r *http.Request, who *auth.I
 		}
 		if c.shared != nil {
 			g.metrics.Cache("merge", true)
-			c.shared.writeTo(w, true)
+			c.shared.writeTo(w, "1", 0)
 			return
 		}
 		g.forwardFair(w, r, who, path, query)
@@ -278,7 +288,7 @@ func (g *Gate) forwardMerged(w http.ResponseWriter, r *http.Request, who *auth.I
 	g.metrics.Cache("merge", false)
 	tee := &teeWriter{ResponseWriter: w, max: g.merge.max}
 	var res *sharedResponse
-	defer func() { g.merge.finish(key, c, res) }()
+	defer func() { g.merge.finish(key, c, res, g.now()) }()
 	g.forwardFair(tee, r, who, path, query)
 	res = tee.result(r.Context().Err() == nil && scopeOf(r).upstreamAt != 0)
 }
@@ -317,7 +327,7 @@ func (g *Gate) serveStatic(w http.ResponseWriter, r *http.Request) {
 	}
 	if res, ok := g.assets.get(path); ok {
 		g.metrics.Cache("assets", true)
-		res.writeTo(w, false)
+		res.writeTo(w, "", 0)
 		return
 	}
 	g.metrics.Cache("assets", false)

@@ -1,8 +1,14 @@
 package proxy
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
 	"net/http"
+	"strconv"
 	"sync"
+	"time"
 )
 
 // merger sends identical concurrent static-embed queries to Metabase once
@@ -10,17 +16,24 @@ import (
 // upstream path, which holds the signed token and so the tenant and every
 // locked param, plus the canonical query and the encodings the client
 // accepts: nothing is shared between tenants or parameter values.
-// Only a complete 2xx answer no larger than max is shared; otherwise each
-// waiting caller asks Metabase itself.
+// Only a complete 2xx answer no larger than max whose body says the query
+// completed is shared; otherwise each waiting caller asks Metabase itself.
+//
+// With a micro-cache (ttl > 0), such an answer is also kept for ttl under
+// the same key, so identical requests that arrive just after the call
+// (a dashboard opened by many people at 9:00) are answered from memory.
 type merger struct {
 	max   int
 	mu    sync.Mutex
 	calls map[string]*mergeCall
+	micro *responseCache // nil: no micro-cache
+	ttl   time.Duration
 }
 
 type mergeCall struct {
-	done   chan struct{}
-	shared *sharedResponse // nil: not shareable, ask upstream yourself
+	done      chan struct{}
+	followers int             // joined while in flight; final once the call left calls
+	shared    *sharedResponse // nil: not shareable, ask upstream yourself
 }
 
 type sharedResponse struct {
@@ -29,8 +42,22 @@ type sharedResponse struct {
 	body   []byte
 }
 
-func newMerger(max int) *merger {
-	return &merger{max: max, calls: map[string]*mergeCall{}}
+// newMerger merges answers up to max bytes; with ttl > 0 it also keeps
+// them for ttl, in at most cacheBytes.
+func newMerger(max int, ttl time.Duration, cacheBytes int) *merger {
+	m := &merger{max: max, calls: map[string]*mergeCall{}, ttl: ttl}
+	if ttl > 0 {
+		m.micro = newResponseCache(cacheBytes, max)
+	}
+	return m
+}
+
+// cached returns the micro-cache's answer for key, if one is fresh.
+func (m *merger) cached(key string, now time.Time) (res *sharedResponse, stored time.Time, ok bool) {
+	if m.micro == nil {
+		return nil, time.Time{}, false
+	}
+	return m.micro.get(key, now)
 }
 
 // join returns the call in flight for key, or starts one (leader true).
@@ -38,6 +65,7 @@ func (m *merger) join(key string) (c *mergeCall, leader bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if c, ok := m.calls[key]; ok {
+		c.followers++
 		return c, false
 	}
 	c = &mergeCall{done: make(chan struct{})}
@@ -45,14 +73,70 @@ func (m *merger) join(key string) (c *mergeCall, leader bool) {
 	return c, true
 }
 
-// finish publishes the leader's answer (nil if not shareable) and lets the
-// next identical request start a new call.
-func (m *merger) finish(key string, c *mergeCall, res *sharedResponse) {
+// finish publishes the leader's answer (nil if not shareable) to its
+// followers and the micro-cache, and lets the next identical request start
+// a new call. The body is read for its status only when someone would get
+// it: most calls have no follower.
+func (m *merger) finish(key string, c *mergeCall, res *sharedResponse, now time.Time) {
+	checked := res != nil && m.micro != nil
+	if checked {
+		// Kept before the call leaves calls: an identical request finds
+		// the call or the cache, never neither.
+		if completedQuery(res) {
+			m.micro.put(key, res, now, now.Add(m.ttl))
+		} else {
+			res = nil
+		}
+	}
 	m.mu.Lock()
 	delete(m.calls, key)
+	followers := c.followers
 	m.mu.Unlock()
+	if res != nil && !checked && followers > 0 && !completedQuery(res) {
+		res = nil
+	}
 	c.shared = res
 	close(c.done)
+}
+
+// completedQuery reports whether a query answer says it completed.
+// Metabase sends its 202 before the query ends, so a failed query (the
+// warehouse down, a timeout) is a 2xx whose body says "status":"failed":
+// such an answer is the caller's own, never shared. A body compressed
+// other than with gzip, or unreadable, is not shared either.
+func completedQuery(res *sharedResponse) bool {
+	var body io.Reader = bytes.NewReader(res.body)
+	switch res.header.Get("Content-Encoding") {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return false
+		}
+		body = zr
+	default:
+		return false
+	}
+	// Walk the top-level object for "status"; other values are skipped.
+	dec := json.NewDecoder(body)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if k == "status" {
+			var s string
+			return dec.Decode(&s) == nil && s == "completed"
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
 }
 
 // sharedHeaders are the response headers a follower may receive: nothing
@@ -116,14 +200,19 @@ func (t *teeWriter) result(complete bool) *sharedResponse {
 	return &sharedResponse{status: t.status, header: t.header, body: t.body}
 }
 
-// writeTo answers a follower (merged, marked so in a header) or a cache hit.
-func (s *sharedResponse) writeTo(w http.ResponseWriter, merged bool) {
+// writeTo answers a follower or a cache hit. A shared query answer is
+// marked X-Tenantgate-Merged: "1" for a follower of a call in flight,
+// "cached" (with its Age) for a micro-cache hit; mark "" marks nothing.
+func (s *sharedResponse) writeTo(w http.ResponseWriter, mark string, age time.Duration) {
 	h := w.Header()
 	for k, v := range s.header {
 		h[k] = v
 	}
-	if merged {
-		h.Set("X-Tenantgate-Merged", "1")
+	if mark != "" {
+		h.Set("X-Tenantgate-Merged", mark)
+	}
+	if mark == "cached" {
+		h.Set("Age", strconv.Itoa(int(age.Seconds())))
 	}
 	w.WriteHeader(s.status)
 	_, _ = w.Write(s.body)

@@ -137,6 +137,36 @@ func TestQueryMerging(t *testing.T) {
 		}
 	})
 
+	t.Run("a failed query is not shared", func(t *testing.T) {
+		// Metabase answers 202 before the query ends: a failure is a 2xx
+		// whose body says so, and it stays the caller's own.
+		h := newHarness(t, nil)
+		h.mb.FailQueries("db")
+		var sq slowQueries
+		sq.install(h, 50*time.Millisecond)
+		sess := session("alice", "acme", time.Hour)
+		handle := h.mint(sess, "dashboard", 1)
+		var wg sync.WaitGroup
+		for i := 0; i < 10; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil)
+				var q queryJSON
+				if err := json.Unmarshal(w.Body.Bytes(), &q); err != nil || w.Code != http.StatusAccepted || q.Status != "failed" {
+					t.Errorf("failing query: %d %s", w.Code, w.Body)
+				}
+				if m := w.Header().Get("X-Tenantgate-Merged"); m != "" {
+					t.Errorf("a failed answer was shared (X-Tenantgate-Merged: %s)", m)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := sq.queries.Load(); n != 10 {
+			t.Errorf("%d upstream queries for 10 requests whose answers failed, want 10: a failure was shared", n)
+		}
+	})
+
 	t.Run("errors are not shared", func(t *testing.T) {
 		h := newHarness(t, nil)
 		var calls atomic.Int32
@@ -240,6 +270,137 @@ func TestTenantFairness(t *testing.T) {
 		other := session("b", "globex", time.Hour)
 		if w := h.do("GET", "/api/embed/dashboard/"+h.mint(other, "dashboard", 1), other, nil); w.Code != http.StatusOK {
 			t.Errorf("other tenant: %d %s", w.Code, w.Body)
+		}
+	})
+}
+
+// TestMicroCache: off by default; on, an identical static-embed query is
+// answered from the last one's answer for micro_cache_ttl, per tenant and
+// per parameter value, and a failed query is never kept.
+func TestMicroCache(t *testing.T) {
+	query := func(h *harness, sess, handle, params string) *httptest.ResponseRecorder {
+		t.Helper()
+		path := "/api/embed/dashboard/" + handle + "/dashcard/11/card/1"
+		if params != "" {
+			path += "?parameters=" + params
+		}
+		w := h.do("GET", path, sess, nil)
+		if w.Code != http.StatusAccepted {
+			t.Fatalf("query: %d %s", w.Code, w.Body)
+		}
+		return w
+	}
+	t.Run("off by default", func(t *testing.T) {
+		h := newHarness(t, nil)
+		var sq slowQueries
+		sq.install(h, 0)
+		sess := session("alice", "acme", time.Hour)
+		handle := h.mint(sess, "dashboard", 1)
+		for i := 0; i < 3; i++ {
+			if m := query(h, sess, handle, "").Header().Get("X-Tenantgate-Merged"); m != "" {
+				t.Errorf("sequential query %d marked %q with the micro-cache off", i, m)
+			}
+		}
+		if n := sq.queries.Load(); n != 3 {
+			t.Errorf("%d upstream queries for 3 sequential requests, want 3", n)
+		}
+	})
+
+	var offset atomic.Int64 // the gate's clock runs this far ahead
+	cached := func(t *testing.T, tweak func(*configs.Config)) (*harness, *slowQueries) {
+		h := newHarness(t, func(c *configs.Config) {
+			c.Policy.Resources = []configs.ResourcePolicy{{Dashboard: 1, EditableParams: []string{"status"}}}
+			c.Protect.MicroCacheTTL = 5 * time.Second
+			if tweak != nil {
+				tweak(c)
+			}
+		})
+		offset.Store(0)
+		h.stack.Gate.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+		sq := &slowQueries{}
+		sq.install(h, 0)
+		return h, sq
+	}
+
+	t.Run("identical queries within the TTL", func(t *testing.T) {
+		h, sq := cached(t, nil)
+		acme, globex := session("alice", "acme", time.Hour), session("bob", "globex", time.Hour)
+		ha, hg := h.mint(acme, "dashboard", 1), h.mint(globex, "dashboard", 1)
+		first := query(h, acme, ha, "")
+		for i := 0; i < 3; i++ {
+			w := query(h, acme, ha, "")
+			if w.Header().Get("X-Tenantgate-Merged") != "cached" || w.Header().Get("Age") == "" {
+				t.Errorf("repeat %d: headers %v, want X-Tenantgate-Merged: cached and an Age", i, w.Header())
+			}
+			if w.Body.String() != first.Body.String() {
+				t.Errorf("repeat %d: a different body from the cache", i)
+			}
+		}
+		if n := sq.queries.Load(); n != 1 {
+			t.Errorf("%d upstream queries for 4 identical requests within the TTL, want 1", n)
+		}
+		// Another tenant, and another filter value, are other keys.
+		for i := 0; i < 2; i++ {
+			for got := range rowsTenants(t, query(h, globex, hg, "").Body.Bytes()) {
+				if got != "globex" {
+					t.Errorf("globex got a row of %s", got)
+				}
+			}
+			for got := range rowsTenants(t, query(h, acme, ha, "").Body.Bytes()) {
+				if got != "acme" {
+					t.Errorf("acme got a row of %s", got)
+				}
+			}
+			var q queryJSON
+			_ = json.Unmarshal(query(h, acme, ha, "%7B%22status%22%3A%22paid%22%7D").Body.Bytes(), &q)
+			for _, row := range q.Data.Rows {
+				if row[4] != "paid" {
+					t.Errorf("asked for paid, got a %v row", row[4])
+				}
+			}
+		}
+		if n := sq.queries.Load(); n != 3 {
+			t.Errorf("%d upstream queries, want 3: acme, globex, acme with a filter", n)
+		}
+		// Past the TTL, Metabase is asked again.
+		offset.Store(int64(6 * time.Second))
+		if m := query(h, acme, ha, "").Header().Get("X-Tenantgate-Merged"); m != "" {
+			t.Errorf("after the TTL: marked %q, want a fresh answer", m)
+		}
+		if n := sq.queries.Load(); n != 4 {
+			t.Errorf("%d upstream queries after the TTL, want 4", n)
+		}
+	})
+
+	t.Run("a failed query is not kept", func(t *testing.T) {
+		h, sq := cached(t, nil)
+		sess := session("alice", "acme", time.Hour)
+		handle := h.mint(sess, "dashboard", 1)
+		h.mb.FailQueries("db")
+		query(h, sess, handle, "")
+		query(h, sess, handle, "")
+		h.mb.FailQueries("")
+		var q queryJSON
+		if _ = json.Unmarshal(query(h, sess, handle, "").Body.Bytes(), &q); q.Status != "completed" {
+			t.Errorf("once Metabase recovered: status %q, want completed (a failure was kept)", q.Status)
+		}
+		if n := sq.queries.Load(); n != 3 {
+			t.Errorf("%d upstream queries, want 3: two failures, then a fresh answer", n)
+		}
+	})
+
+	t.Run("bounded by bytes", func(t *testing.T) {
+		h, sq := cached(t, nil)
+		acme, globex := session("alice", "acme", time.Hour), session("bob", "globex", time.Hour)
+		ha, hg := h.mint(acme, "dashboard", 1), h.mint(globex, "dashboard", 1)
+		one := query(h, acme, ha, "").Body.Len()
+		// Room for one answer: globex's pushes acme's out.
+		h.stack.Gate.merge.micro = newResponseCache(one+one/2, h.cfg.Protect.MergeMaxBytes)
+		query(h, acme, ha, "")
+		query(h, globex, hg, "")
+		query(h, acme, ha, "")
+		if n := sq.queries.Load(); n != 4 {
+			t.Errorf("%d upstream queries, want 4: the cache holds one answer at a time", n)
 		}
 	})
 }

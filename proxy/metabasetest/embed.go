@@ -278,6 +278,10 @@ func (s *Server) serveCard(w http.ResponseWriter, r *http.Request, rt embedRoute
 		writeExport(w, rt.vars["format"], c.Name, s.now(), res, formatRows)
 		return nil
 	}
+	if et := s.failing.Load(); et != nil {
+		writeFailedResult(w, *et, applied)
+		return nil
+	}
 	writeAPIResult(w, res, applied)
 	return nil
 }
@@ -344,6 +348,10 @@ func (s *Server) serveDashboard(w http.ResponseWriter, r *http.Request, rt embed
 	res := c.run(filters, rt.action == actPivot)
 	if rt.action == actExport {
 		writeExport(w, rt.vars["format"], c.Name, s.now(), res, formatRows)
+		return nil
+	}
+	if et := s.failing.Load(); et != nil {
+		writeFailedResult(w, *et, applied)
 		return nil
 	}
 	writeAPIResult(w, res, applied)

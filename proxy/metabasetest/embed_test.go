@@ -485,3 +485,39 @@ func TestParamValues(t *testing.T) {
 		})
 	}
 }
+
+// TestFailQueries: a query the warehouse could not run answers 202 with
+// status "failed" and the generic message, on card and dashcard queries;
+// exports and the dashboard itself are unaffected, and turning it off
+// lets queries run again.
+func TestFailQueries(t *testing.T) {
+	s, ts := defaultServer(t)
+	dash := fmt.Sprintf("%s/api/embed/dashboard/%s/dashcard/%d/card/%d", ts.URL,
+		dashToken(DashboardOrders, acme()), DashcardOrdersTable, QuestionOrders)
+	card := fmt.Sprintf("%s/api/embed/card/%s/query", ts.URL, cardToken(QuestionOrders, acme()))
+	s.FailQueries("db")
+	for _, url := range []string{dash, card} {
+		res := get(t, url)
+		if res.status != 202 {
+			t.Fatalf("failing query: status %d, want 202", res.status)
+		}
+		var r struct {
+			Status    string `json:"status"`
+			Error     string `json:"error"`
+			ErrorType string `json:"error_type"`
+		}
+		if err := json.Unmarshal([]byte(res.body), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != "failed" || r.Error != "An error occurred while running the query." || r.ErrorType != "db" {
+			t.Errorf("failing query: %s", res.body)
+		}
+	}
+	if res := get(t, fmt.Sprintf("%s/api/embed/dashboard/%s", ts.URL, dashToken(DashboardOrders, acme()))); res.status != 200 {
+		t.Errorf("dashboard while queries fail: %d", res.status)
+	}
+	s.FailQueries("")
+	if r := decodeResult(t, get(t, dash).body); r.Status != "completed" {
+		t.Errorf("after FailQueries(\"\"): status %q, want completed", r.Status)
+	}
+}

@@ -174,6 +174,19 @@ func writeAPIResult(w http.ResponseWriter, res result, applied []any) {
 	flush(w)
 }
 
+// writeFailedResult is Metabase's answer to an embedded query that failed:
+// the 202 was already sent, and embeds get a generic message, not the
+// warehouse's error text.
+func writeFailedResult(w http.ResponseWriter, errorType string, applied []any) {
+	if applied == nil {
+		applied = []any{}
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{
+		"status": "failed", "error": "An error occurred while running the query.", "error_type": errorType,
+		"json_query": map[string]any{"parameters": applied},
+	})
+}
+
 func flush(w http.ResponseWriter) {
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()

@@ -70,6 +70,7 @@ type Server struct {
 	mu       sync.Mutex
 	reqs     []*Request
 	override atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
+	failing  atomic.Pointer[string] // error_type of failing queries; nil: they run
 
 	// data is the served content; changes (cmu held) store a new copy.
 	data atomic.Pointer[content]
@@ -129,6 +130,19 @@ func (s *Server) SetOverride(f func(w http.ResponseWriter, r *http.Request) bool
 		return
 	}
 	s.override.Store(&f)
+}
+
+// FailQueries makes every embedded card and dashcard query fail as Metabase
+// answers a query the warehouse could not run: 202 (the status goes out
+// before the query ends), then a body with status "failed", the generic
+// message embeds get, and errorType (e.g. "db"). "" makes queries run
+// again. Exports are not affected. Safe to call while serving.
+func (s *Server) FailQueries(errorType string) {
+	if errorType == "" {
+		s.failing.Store(nil)
+		return
+	}
+	s.failing.Store(&errorType)
 }
 
 // ServeHTTP records r, then answers it like Metabase would.
