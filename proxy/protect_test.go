@@ -372,6 +372,33 @@ func TestMicroCache(t *testing.T) {
 		}
 	})
 
+	t.Run("a herd spread over a second", func(t *testing.T) {
+		// 9:00: a hundred people open the dashboard over a second, not at
+		// the same instant; merging alone would ask Metabase about once
+		// per query time (100 ms), the cache once.
+		h, sq := cached(t, nil)
+		sq.install(h, 100*time.Millisecond)
+		sess := session("alice", "acme", time.Hour)
+		handle := h.mint(sess, "dashboard", 1)
+		var wg sync.WaitGroup
+		for i := 0; i < 100; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for got := range rowsTenants(t, query(h, sess, handle, "").Body.Bytes()) {
+					if got != "acme" {
+						t.Errorf("acme got a row of %s", got)
+					}
+				}
+			}()
+			time.Sleep(10 * time.Millisecond)
+		}
+		wg.Wait()
+		if n := sq.queries.Load(); n != 1 {
+			t.Errorf("%d upstream queries for a herd of 100 over a second, want 1", n)
+		}
+	})
+
 	t.Run("a failed query is not kept", func(t *testing.T) {
 		h, sq := cached(t, nil)
 		sess := session("alice", "acme", time.Hour)
