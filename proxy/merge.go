@@ -117,26 +117,33 @@ func completedQuery(res *sharedResponse) bool {
 	default:
 		return false
 	}
-	// Walk the top-level object for "status"; other values are skipped.
+	// Walk the whole top-level object (a body cut anywhere is refused)
+	// for its "status"; other values are skipped.
 	dec := json.NewDecoder(body)
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return false
 	}
+	status := ""
 	for dec.More() {
 		k, err := dec.Token()
 		if err != nil {
 			return false
 		}
-		if k == "status" {
-			var s string
-			return dec.Decode(&s) == nil && s == "completed"
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return false
 		}
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
+		if k == "status" && json.Unmarshal(v, &status) != nil {
 			return false
 		}
 	}
-	return false
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return false // something after the object
+	}
+	return status == "completed"
 }
 
 // sharedHeaders are the response headers a follower may receive: nothing

@@ -35,6 +35,9 @@ func TestCompletedQuery(t *testing.T) {
 		{"no status", "", `{"data":{"rows":[]}}`, false},
 		{"status not a string", "", `{"status":1}`, false},
 		{"cut short", "", done[:40], false},
+		{"status first, then cut short", "", `{"status":"completed","data":{"rows":[[1,`, false},
+		{"something after the object", "", done + `{}`, false},
+		{"gzip cut short", "gzip", gz(done)[:30], false},
 		{"not an object", "", `["status","completed"]`, false},
 		{"empty", "", ``, false},
 	}
