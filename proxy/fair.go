@@ -22,7 +22,7 @@ import (
 // (a script, a stuck refresh) is held to the tenant's rate instead of
 // being answered a 429 as fast as it can ask, which costs the gate CPU
 // that other tenants need. Beyond maxWait, or over the in-flight cap,
-// the answer is 429 at once.
+// the answer is 429 (which Gate.tooMany sends after the same wait).
 type fairness struct {
 	limit   rate.Limit
 	burst   int
