@@ -307,13 +307,10 @@ func TestMicroCache(t *testing.T) {
 	})
 
 	var offset atomic.Int64 // the gate's clock runs this far ahead
-	cached := func(t *testing.T, tweak func(*configs.Config)) (*harness, *slowQueries) {
+	cached := func(t *testing.T) (*harness, *slowQueries) {
 		h := newHarness(t, func(c *configs.Config) {
 			c.Policy.Resources = []configs.ResourcePolicy{{Dashboard: 1, EditableParams: []string{"status"}}}
 			c.Protect.MicroCacheTTL = 5 * time.Second
-			if tweak != nil {
-				tweak(c)
-			}
 		})
 		offset.Store(0)
 		h.stack.Gate.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
@@ -323,7 +320,7 @@ func TestMicroCache(t *testing.T) {
 	}
 
 	t.Run("identical queries within the TTL", func(t *testing.T) {
-		h, sq := cached(t, nil)
+		h, sq := cached(t)
 		acme, globex := session("alice", "acme", time.Hour), session("bob", "globex", time.Hour)
 		ha, hg := h.mint(acme, "dashboard", 1), h.mint(globex, "dashboard", 1)
 		first := query(h, acme, ha, "")
@@ -376,7 +373,7 @@ func TestMicroCache(t *testing.T) {
 		// 9:00: a hundred people open the dashboard over a second, not at
 		// the same instant; merging alone would ask Metabase about once
 		// per query time (100 ms), the cache once.
-		h, sq := cached(t, nil)
+		h, sq := cached(t)
 		sq.install(h, 100*time.Millisecond)
 		sess := session("alice", "acme", time.Hour)
 		handle := h.mint(sess, "dashboard", 1)
@@ -400,7 +397,7 @@ func TestMicroCache(t *testing.T) {
 	})
 
 	t.Run("a failed query is not kept", func(t *testing.T) {
-		h, sq := cached(t, nil)
+		h, sq := cached(t)
 		sess := session("alice", "acme", time.Hour)
 		handle := h.mint(sess, "dashboard", 1)
 		h.mb.FailQueries("db")
@@ -417,7 +414,7 @@ func TestMicroCache(t *testing.T) {
 	})
 
 	t.Run("bounded by bytes", func(t *testing.T) {
-		h, sq := cached(t, nil)
+		h, sq := cached(t)
 		acme, globex := session("alice", "acme", time.Hour), session("bob", "globex", time.Hour)
 		ha, hg := h.mint(acme, "dashboard", 1), h.mint(globex, "dashboard", 1)
 		one := query(h, acme, ha, "").Body.Len()
@@ -465,15 +462,22 @@ func TestFairnessWait(t *testing.T) {
 		}
 	})
 
-	t.Run("beyond the wait, 429 after it", func(t *testing.T) {
-		h := newHarness(t, func(c *configs.Config) {
-			c.Protect.TenantRate, c.Protect.TenantBurst, c.Protect.TenantMaxWait = 1, 1, 100*time.Millisecond
+	// spent: a tenant at 1 request a second, burst 1, that has just made
+	// its request; its next waits about a second.
+	spent := func(t *testing.T, wait time.Duration) (h *harness, sess, handle string) {
+		h = newHarness(t, func(c *configs.Config) {
+			c.Protect.TenantRate, c.Protect.TenantBurst, c.Protect.TenantMaxWait = 1, 1, wait
 		})
-		sess := session("a", "acme", time.Hour)
-		handle := h.mint(sess, "dashboard", 1)
+		sess = session("a", "acme", time.Hour)
+		handle = h.mint(sess, "dashboard", 1)
 		if w := h.do("GET", "/api/embed/dashboard/"+handle, sess, nil); w.Code != http.StatusOK {
 			t.Fatalf("first: %d %s", w.Code, w.Body)
 		}
+		return h, sess, handle
+	}
+
+	t.Run("beyond the wait, 429 after it", func(t *testing.T) {
+		h, sess, handle := spent(t, 100*time.Millisecond)
 		before := len(h.mb.Requests())
 		start := time.Now()
 		w := h.do("GET", "/api/embed/dashboard/"+handle, sess, nil)
@@ -491,14 +495,7 @@ func TestFairnessWait(t *testing.T) {
 	})
 
 	t.Run("a client that leaves while waiting or held", func(t *testing.T) {
-		h := newHarness(t, func(c *configs.Config) {
-			c.Protect.TenantRate, c.Protect.TenantBurst, c.Protect.TenantMaxWait = 1, 1, 10*time.Second
-		})
-		sess := session("a", "acme", time.Hour)
-		handle := h.mint(sess, "dashboard", 1)
-		if w := h.do("GET", "/api/embed/dashboard/"+handle, sess, nil); w.Code != http.StatusOK {
-			t.Fatalf("first: %d %s", w.Code, w.Body)
-		}
+		h, sess, handle := spent(t, 10*time.Second)
 		before := len(h.mb.Requests())
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
