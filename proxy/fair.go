@@ -12,9 +12,10 @@ import (
 )
 
 // fairness keeps one tenant from starving the others: a token bucket and a
-// cap on requests in flight, per tenant. Tenants are kept in a bounded LRU;
-// an evicted tenant starts again with a full bucket, which only errs on
-// the side of serving.
+// cap on requests in flight, per tenant. Tenants are kept in an LRU of at
+// most maxTenants (session.cache_size: a tenant in use has a session in
+// use); an evicted tenant starts again with a full bucket, which only errs
+// on the side of serving.
 //
 // A request over the rate waits for its token, up to maxWait, as nginx's
 // limit_req does with a burst queue: a dashboard that opens a few cards
@@ -38,8 +39,11 @@ type tenantState struct {
 	inflight int
 }
 
-func newFairness(perSecond, burst, maxConc int, maxWait time.Duration) *fairness {
-	c, _ := lru.New[string, *tenantState](100000)
+func newFairness(perSecond, burst, maxConc int, maxWait time.Duration, maxTenants int) *fairness {
+	if maxTenants <= 0 {
+		maxTenants = 10000 // an unvalidated config (tests); Validate requires a size
+	}
+	c, _ := lru.New[string, *tenantState](maxTenants)
 	return &fairness{limit: rate.Limit(perSecond), burst: burst, maxConc: maxConc, maxWait: maxWait, tenants: c}
 }
 

@@ -123,7 +123,7 @@ func New(o Options) (*Gate, error) {
 	if !pc.DisableQueryMerging {
 		g.merge = newMerger(pc.MergeMaxBytes, pc.MicroCacheTTL, pc.MicroCacheBytes)
 	}
-	g.fair = newFairness(pc.TenantRate, pc.TenantBurst, pc.TenantConcurrency, pc.TenantMaxWait)
+	g.fair = newFairness(pc.TenantRate, pc.TenantBurst, pc.TenantConcurrency, pc.TenantMaxWait, o.Config.Session.CacheSize)
 	g.assets = newAssetCache(pc.AssetCacheBytes)
 	g.guard = o.Guard
 	if g.guard == nil {

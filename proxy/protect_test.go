@@ -522,7 +522,7 @@ func TestFairnessWait(t *testing.T) {
 	t.Run("the token of a client that left is given back", func(t *testing.T) {
 		t0 := time.Unix(1_800_000_000, 0)
 		clock := func() time.Time { return t0 }
-		f := newFairness(1, 1, 10, 10*time.Second)
+		f := newFairness(1, 1, 10, 10*time.Second, 0)
 		slot, _, _ := f.admit(context.Background(), "acme", clock)
 		if slot == nil {
 			t.Fatal("first request refused")
@@ -539,7 +539,7 @@ func TestFairnessWait(t *testing.T) {
 		}
 		// A wait longer than allowed is refused by admit itself (not only
 		// by refusing, which runs first in the gate).
-		f = newFairness(1, 1, 10, 100*time.Millisecond)
+		f = newFairness(1, 1, 10, 100*time.Millisecond, 0)
 		_, _, _ = f.admit(context.Background(), "acme", clock)
 		if slot, d, gone := f.admit(context.Background(), "acme", clock); slot != nil || gone || d != time.Second {
 			t.Errorf("over a 100 ms wait: slot %v, retry %v, gone %v; want nil, 1s, false", slot, d, gone)
@@ -551,7 +551,7 @@ func TestFairnessWait(t *testing.T) {
 // bucket, no more pass than its burst plus its rate over the time taken.
 func TestFairnessBound(t *testing.T) {
 	const rate, burst = 200, 20
-	f := newFairness(rate, burst, 1<<20, 0)
+	f := newFairness(rate, burst, 1<<20, 0, 0)
 	var admitted atomic.Int64
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -580,6 +580,17 @@ func TestFairnessBound(t *testing.T) {
 	}
 	if over, _ := f.refusing("globex", time.Now); over {
 		t.Error("a tenant never seen is refused")
+	}
+
+	// The tenants kept are bounded (session.cache_size).
+	f = newFairness(rate, burst, 1<<20, 0, 3)
+	for _, tenant := range []string{"a", "b", "c", "d", "e"} {
+		if slot, _, _ := f.admit(context.Background(), tenant, time.Now); slot != nil {
+			slot.release()
+		}
+	}
+	if n := f.tenants.Len(); n != 3 {
+		t.Errorf("%d tenants kept, want the bound of 3", n)
 	}
 }
 
