@@ -11,6 +11,11 @@
 #   ROUNDS=15 DURATION=5s bash proxy/loadtest/run.sh
 #   SESSION=rs256 bash proxy/loadtest/run.sh   # RS256 sessions from a JWKS
 #   SIZES=2048 bash proxy/loadtest/run.sh      # one response size only
+#   CONNS=1 SIZES=2048 bash proxy/loadtest/run.sh  # also: the added median latency
+#
+# Each size also prints the median latency of both (wrk's p50 per round)
+# and the gate's added latency, the median of the per-round differences:
+# at CONNS=1 that is what one request pays for the gate.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
@@ -18,7 +23,8 @@ ROUNDS=${ROUNDS:-9} DURATION=${DURATION:-3s} CONNS=${CONNS:-64} SESSION=${SESSIO
 bin=$(mktemp -d)/loadtest
 go build -o "$bin" ./proxy/loadtest
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-printf '%-8s %10s %10s %8s  %s\n' size bare_rps gate_rps ratio 'per-round ratios: min median max'
+printf '%-8s %10s %10s %8s  %-28s %s\n' size bare_rps gate_rps ratio 'per-round: min median max' \
+  'p50 µs: bare gate, added'
 for size in ${SIZES:-20480 2048}; do
   out=$(mktemp)
   taskset -c 0 "$bin" -size "$size" -session "$SESSION" >"$out" 2>&1 &
@@ -26,17 +32,27 @@ for size in ${SIZES:-20480 2048}; do
   trap 'kill $pid 2>/dev/null || true' EXIT
   for _ in $(seq 50); do grep -q '^COOKIE=' "$out" && break; sleep 0.1; done
   path=$(sed -n 's/^PATH=//p' "$out"); cookie=$(sed -n 's/^COOKIE=//p' "$out")
-  bare=(); gate=(); ratios=()
-  rps() { taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" -H "Cookie: $cookie" "http://127.0.0.1:$1$path" | awk '/Requests\/sec/ {print $2}'; }
+  bare=(); gate=(); ratios=(); bl=(); gl=(); added=()
+  # rps prints requests per second and the median latency in µs.
+  rps() {
+    taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" --latency -H "Cookie: $cookie" "http://127.0.0.1:$1$path" |
+      awk '/Requests\/sec/ {r=$2}
+           $1=="50%" {v=$2; u=1; if (v ~ /ms$/) u=1000; else if (v ~ /[0-9]s$/) u=1000000; sub(/[a-z]+$/, "", v); l=v*u}
+           END {print r, l}'
+  }
   rps 18081 >/dev/null; rps 18082 >/dev/null # warm both: connections, caches, heap
   for i in $(seq "$ROUNDS"); do
     # Alternate which goes first, so neither always follows the other.
-    if ((i % 2)); then b=$(rps 18081); g=$(rps 18082); else g=$(rps 18082); b=$(rps 18081); fi
+    if ((i % 2)); then read -r b bp < <(rps 18081); read -r g gp < <(rps 18082)
+    else read -r g gp < <(rps 18082); read -r b bp < <(rps 18081); fi
     bare+=("$b"); gate+=("$g"); ratios+=("$(echo "$g / $b" | bc -l)")
+    bl+=("$bp"); gl+=("$gp"); added+=("$(echo "$gp - $bp" | bc -l)")
   done
   kill $pid; wait $pid 2>/dev/null || true
   mb=$(printf '%s\n' "${bare[@]}" | median); mg=$(printf '%s\n' "${gate[@]}" | median)
-  rs=$(printf '%s\n' "${ratios[@]}" | sort -n)
-  printf '%-8s %10.0f %10.0f %8.3f  %.3f %.3f %.3f\n' "$size" "$mb" "$mg" "$(echo "$mg / $mb" | bc -l)" \
-    "$(head -1 <<<"$rs")" "$(median <<<"$rs")" "$(tail -1 <<<"$rs")"
+  rs=$(printf '%s\n' "${ratios[@]}" | sort -n); as=$(printf '%s\n' "${added[@]}" | sort -n)
+  printf '%-8s %10.0f %10.0f %8.3f  %-28s %s\n' "$size" "$mb" "$mg" "$(echo "$mg / $mb" | bc -l)" \
+    "$(printf '%.3f %.3f %.3f' "$(head -1 <<<"$rs")" "$(median <<<"$rs")" "$(tail -1 <<<"$rs")")" \
+    "$(printf '%.0f %.0f, %+.0f (rounds %+.0f to %+.0f)' "$(printf '%s\n' "${bl[@]}" | median)" \
+      "$(printf '%s\n' "${gl[@]}" | median)" "$(median <<<"$as")" "$(head -1 <<<"$as")" "$(tail -1 <<<"$as")")"
 done
