@@ -4,6 +4,8 @@
 // no checks, no logging), and the gate with every check on (session JWT,
 // handle, policy, re-signing, header strip, metrics, JSON access log).
 // It prints the request line and cookie to use, then serves until killed.
+// With -only, it serves one of the three, so each can be a process of its
+// own on a CPU of its own.
 package main
 
 import (
@@ -48,7 +50,9 @@ func main() {
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof here (e.g. 127.0.0.1:6060) to profile the gate under load")
 	sessionAlg := flag.String("session", "hs256", "session JWTs: hs256 (a shared key) or rs256 (a JWKS served on -jwks)")
 	jwksAddr := flag.String("jwks", "127.0.0.1:18083", "JWKS address for -session rs256")
+	only := flag.String("only", "", "serve only this one: upstream, bare or gate (default: all three)")
 	flag.Parse()
+	on := func(server string) bool { return *only == "" || *only == server }
 	if *pprofAddr != "" {
 		serve(*pprofAddr, http.DefaultServeMux)
 	}
@@ -57,11 +61,13 @@ func main() {
 	for i := range body {
 		body[i] = 'a' + byte(i%26)
 	}
-	serve(*upAddr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		_, _ = w.Write(body)
-	}))
+	if on("upstream") {
+		serve(*upAddr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			_, _ = w.Write(body)
+		}))
+	}
 
 	cfg := &configs.Config{}
 	cfg.Metabase.SiteURL = "http://" + *upAddr
@@ -76,10 +82,12 @@ func main() {
 		b64 := base64.RawURLEncoding.EncodeToString
 		jwks := fmt.Sprintf(`{"keys":[{"kty":"RSA","kid":"load","alg":"RS256","use":"sig","n":%q,"e":%q}]}`,
 			b64(rsaKey.N.Bytes()), b64(big.NewInt(int64(rsaKey.E)).Bytes()))
-		serve(*jwksAddr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, jwks)
-		}))
+		if on("gate") {
+			serve(*jwksAddr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, jwks)
+			}))
+		}
 		cfg.Session.JWTSecrets = nil
 		cfg.Session.JWKSURL = "http://" + *jwksAddr + "/jwks.json"
 	}
@@ -98,12 +106,14 @@ func main() {
 	// timeouts: same pool, same read buffer.
 	tr := &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
 		ReadBufferSize: proxy.TransportReadBufferSize}
-	serve(*bareAddr, &httputil.ReverseProxy{
-		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
-		Transport:  tr,
-		BufferPool: pool{},
-		ErrorLog:   log.New(io.Discard, "", 0),
-	})
+	if on("bare") {
+		serve(*bareAddr, &httputil.ReverseProxy{
+			Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+			Transport:  tr,
+			BufferPool: pool{},
+			ErrorLog:   log.New(io.Discard, "", 0),
+		})
+	}
 
 	// The logger `tenantgate serve` runs, writing to a file as it would to
 	// stderr: every access line is encoded and written. The file is
@@ -121,7 +131,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	serve(*gateAddr, st.Gate)
+	if on("gate") {
+		serve(*gateAddr, st.Gate)
+	}
 
 	keys, _ := auth.NewHandleKeyring([]string{handleKey}, 24*time.Hour, 10, nil)
 	handle, _, _ := keys.Seal(auth.Resource{Kind: auth.KindDashboard, ID: 1}, map[string]any{"organization_id": "acme"}, "acme", "alice")

@@ -12,6 +12,9 @@
 #   SESSION=rs256 bash proxy/loadtest/run.sh   # RS256 sessions from a JWKS
 #   SIZES=2048 bash proxy/loadtest/run.sh      # one response size only
 #   CONNS=1 SIZES=2048 bash proxy/loadtest/run.sh  # also: the added median latency
+#   UPSTREAM_CPU=1 bash proxy/loadtest/run.sh  # each server its own process, the
+#                                              # upstream on CPU 1 with wrk: the
+#                                              # proxies alone on CPU 0
 #
 # Each size also prints the median latency of both (wrk's p50 per round)
 # and the gate's added latency, the median of the per-round differences:
@@ -27,9 +30,18 @@ printf '%-8s %10s %10s %8s  %-28s %s\n' size bare_rps gate_rps ratio 'per-round:
   'p50 µs: bare gate, added'
 for size in ${SIZES:-20480 2048}; do
   out=$(mktemp)
-  taskset -c 0 "$bin" -size "$size" -session "$SESSION" >"$out" 2>&1 &
-  pid=$!
-  trap 'kill $pid 2>/dev/null || true' EXIT
+  if [ -n "${UPSTREAM_CPU:-}" ]; then
+    taskset -c "$UPSTREAM_CPU" "$bin" -size "$size" -only upstream >/dev/null 2>&1 &
+    pids=$!
+    taskset -c 0 "$bin" -size "$size" -session "$SESSION" -only bare >/dev/null 2>&1 &
+    pids="$pids $!"
+    taskset -c 0 "$bin" -size "$size" -session "$SESSION" -only gate >"$out" 2>&1 &
+    pids="$pids $!"
+  else
+    taskset -c 0 "$bin" -size "$size" -session "$SESSION" >"$out" 2>&1 &
+    pids=$!
+  fi
+  trap 'kill $pids 2>/dev/null || true' EXIT
   for _ in $(seq 50); do grep -q '^COOKIE=' "$out" && break; sleep 0.1; done
   path=$(sed -n 's/^PATH=//p' "$out"); cookie=$(sed -n 's/^COOKIE=//p' "$out")
   bare=(); gate=(); ratios=(); bl=(); gl=(); added=()
@@ -48,7 +60,7 @@ for size in ${SIZES:-20480 2048}; do
     bare+=("$b"); gate+=("$g"); ratios+=("$(echo "$g / $b" | bc -l)")
     bl+=("$bp"); gl+=("$gp"); added+=("$(echo "$gp - $bp" | bc -l)")
   done
-  kill $pid; wait $pid 2>/dev/null || true
+  kill $pids; wait $pids 2>/dev/null || true
   mb=$(printf '%s\n' "${bare[@]}" | median); mg=$(printf '%s\n' "${gate[@]}" | median)
   rs=$(printf '%s\n' "${ratios[@]}" | sort -n); as=$(printf '%s\n' "${added[@]}" | sort -n)
   printf '%-8s %10.0f %10.0f %8.3f  %-28s %s\n' "$size" "$mb" "$mg" "$(echo "$mg / $mb" | bc -l)" \
