@@ -205,8 +205,10 @@ func (c *Config) validateDurations(p *problems) {
 	} else if pc.MicroCacheTTL > 0 && pc.DisableQueryMerging {
 		p.addf("TENANTGATE_MICRO_CACHE_TTL (protect.micro_cache_ttl) is set but TENANTGATE_DISABLE_QUERY_MERGING (protect.disable_query_merging) is true: the micro-cache keeps merged answers, so turn merging on or the cache off")
 	}
-	if c.Protect.TenantMaxWait > maxTenantMaxWait {
-		p.addf("TENANTGATE_TENANT_MAX_WAIT (protect.tenant_max_wait) is %s: it must be at most %s (a waiting request holds its connection); a negative value refuses at once", c.Protect.TenantMaxWait, maxTenantMaxWait)
+	if w := c.Protect.TenantMaxWait; w > maxTenantMaxWait {
+		p.addf("TENANTGATE_TENANT_MAX_WAIT (protect.tenant_max_wait) is %s: it must be at most %s (a waiting request holds its connection); a negative value refuses at once", w, maxTenantMaxWait)
+	} else if g := c.ShutdownGrace; g > 0 && w >= g {
+		p.addf("TENANTGATE_TENANT_MAX_WAIT (protect.tenant_max_wait) %s is not shorter than TENANTGATE_SHUTDOWN_GRACE (shutdown_grace) %s: a request waiting its turn at shutdown would be cut; shorten the wait or lengthen the grace", w, g)
 	}
 	if c.Metabase.TokenTTL > maxTokenTTL {
 		p.addf("TENANTGATE_METABASE_TOKEN_TTL (metabase.token_ttl) is %s: it must be at most %s, since a Metabase token cannot be revoked before it expires", c.Metabase.TokenTTL, maxTokenTTL)

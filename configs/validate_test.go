@@ -134,6 +134,7 @@ func TestValidateRules(t *testing.T) {
 		{"micro-cache TTL over 30 s", ModeServe, func(c *Config) { c.Protect.MicroCacheTTL = time.Minute }, []string{"TENANTGATE_MICRO_CACHE_TTL (protect.micro_cache_ttl) is 1m0s: it must be between 0 (off) and 30s"}},
 		{"micro-cache TTL negative", ModeServe, func(c *Config) { c.Protect.MicroCacheTTL = -time.Second }, []string{"TENANTGATE_MICRO_CACHE_TTL (protect.micro_cache_ttl) is -1s"}},
 		{"micro-cache without merging", ModeServe, func(c *Config) { c.Protect.MicroCacheTTL, c.Protect.DisableQueryMerging = 5*time.Second, true }, []string{"the micro-cache keeps merged answers"}},
+		{"tenant wait as long as the shutdown grace", ModeServe, func(c *Config) { c.Protect.TenantMaxWait, c.ShutdownGrace = 10*time.Second, 10*time.Second }, []string{"TENANTGATE_TENANT_MAX_WAIT (protect.tenant_max_wait) 10s is not shorter than TENANTGATE_SHUTDOWN_GRACE (shutdown_grace) 10s"}},
 		{"tenant wait over 30 s", ModeServe, func(c *Config) { c.Protect.TenantMaxWait = time.Minute }, []string{"TENANTGATE_TENANT_MAX_WAIT (protect.tenant_max_wait) is 1m0s: it must be at most 30s"}},
 		{"token TTL over an hour", ModeServe, func(c *Config) { c.Metabase.TokenTTL = time.Hour + time.Second }, []string{"TENANTGATE_METABASE_TOKEN_TTL (metabase.token_ttl) is 1h0m1s: it must be at most 1h0m0s"}},
 		{"handle TTL under a minute", ModeServe, func(c *Config) { c.Handles.TTL = 59 * time.Second }, []string{"TENANTGATE_HANDLE_TTL (handles.ttl) is 59s: it must be between 1m0s and 24h0m0s"}},
