@@ -32,6 +32,9 @@ type scope struct {
 	renewed    string    // a fresh handle for an expired one
 	upstreamAt int       // status Metabase answered, 0 if none
 	upStart    time.Time // when the upstream round trip began
+	// Where forward sends the request: the path below Metabase's (escaped
+	// and not) and the query.
+	upPath, upRawPath, upQuery string
 
 	// Set by the SSO handlers: the Metabase session key opened from the
 	// caller's sealed cookie or handle (injected upstream after the strip),
@@ -63,8 +66,16 @@ func scopeOf(r *http.Request) *scope {
 	return s
 }
 
-func withScope(r *http.Request, s *scope) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), scopeKey{}, s))
+// withScope attaches s to r, and the whole request's deadline when timeout
+// is positive (Metabase's leg included: forward passes r on as it is). One
+// copy of the request serves both; cancel releases the deadline's timer.
+func withScope(r *http.Request, s *scope, timeout time.Duration) (_ *http.Request, cancel context.CancelFunc) {
+	ctx := context.WithValue(r.Context(), scopeKey{}, s)
+	cancel = func() {}
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	return r.WithContext(ctx), cancel
 }
 
 // escapedPath is r.URL.EscapedPath(), computed once per request.

@@ -78,25 +78,22 @@ func (g *Gate) newReverseProxy(rt http.RoundTripper) *httputil.ReverseProxy {
 }
 
 // forward sends an allowed request to Metabase at path?query (escaped, no
-// public prefix). The decision is already made; rewrite only re-targets.
+// public prefix). The decision is already made; rewrite only re-targets,
+// from the scope: the request itself is passed on as it is (no copy), and
+// its context already carries the upstream deadline (see observe).
 func (g *Gate) forward(w http.ResponseWriter, r *http.Request, path, query string) {
-	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Upstream.Timeout)
-	defer cancel()
-	out := r.WithContext(ctx)
-	u := *r.URL
-	u.RawPath = path
+	s := scopeOf(r)
+	s.upRawPath, s.upQuery = path, query
 	if strings.IndexByte(path, '%') < 0 {
-		u.Path = path // nothing escaped: skip the copy PathUnescape would scan
+		s.upPath = path // nothing escaped: skip the copy PathUnescape would scan
 	} else if p, err := url.PathUnescape(path); err == nil {
-		u.Path = p
+		s.upPath = p
 	} else {
 		g.deny(w, r, policy.Decision{Reason: policy.ReasonMalformedRequest, Detail: "path does not unescape"})
 		return
 	}
-	u.RawQuery = query
-	out.URL = &u
-	scopeOf(r).upStart = time.Now()
-	g.proxy.ServeHTTP(w, out)
+	s.upStart = time.Now()
+	g.proxy.ServeHTTP(w, r)
 }
 
 // Request headers that carry credentials for Metabase or for the app. A
@@ -115,9 +112,9 @@ func (g *Gate) rewrite(pr *httputil.ProxyRequest) {
 	// request, and keeping the escaped form we checked.
 	out := pr.Out.URL
 	out.Scheme, out.Host = g.upstream.Scheme, g.upstream.Host
-	out.Path = g.upPath + pr.In.URL.Path
-	out.RawPath = g.upRawPath + pr.In.URL.RawPath
-	out.RawQuery = pr.In.URL.RawQuery
+	out.Path = g.upPath + s.upPath
+	out.RawPath = g.upRawPath + s.upRawPath
+	out.RawQuery = s.upQuery
 	pr.Out.Host = ""
 	for _, h := range strippedRequestHeaders {
 		delete(pr.Out.Header, h) // canonical keys: see init
