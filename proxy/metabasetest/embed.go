@@ -278,12 +278,18 @@ func (s *Server) serveCard(w http.ResponseWriter, r *http.Request, rt embedRoute
 		writeExport(w, rt.vars["format"], c.Name, s.now(), res, formatRows)
 		return nil
 	}
+	s.writeEmbedResult(w, res, applied)
+	return nil
+}
+
+// writeEmbedResult answers an embedded query: its result, or the failure
+// FailQueries asks for.
+func (s *Server) writeEmbedResult(w http.ResponseWriter, res result, applied []any) {
 	if et := s.failing.Load(); et != nil {
 		writeFailedResult(w, *et, applied)
-		return nil
+		return
 	}
 	writeAPIResult(w, res, applied)
-	return nil
 }
 
 // serveDashboard answers the /dashboard, /pivot/dashboard and
@@ -350,11 +356,7 @@ func (s *Server) serveDashboard(w http.ResponseWriter, r *http.Request, rt embed
 		writeExport(w, rt.vars["format"], c.Name, s.now(), res, formatRows)
 		return nil
 	}
-	if et := s.failing.Load(); et != nil {
-		writeFailedResult(w, *et, applied)
-		return nil
-	}
-	writeAPIResult(w, res, applied)
+	s.writeEmbedResult(w, res, applied)
 	return nil
 }
 
