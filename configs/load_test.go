@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -448,5 +449,27 @@ func TestConfigPath(t *testing.T) {
 	}
 	if got := ConfigPath("", nil); got != "" {
 		t.Errorf("ConfigPath with nil env = %q, want \"\"", got)
+	}
+}
+
+// TestReadmeDocumentsEverySetting: README's settings table names every
+// environment variable and YAML key the gate reads, so a new setting
+// cannot ship undocumented.
+func TestReadmeDocumentsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range new(Config).bindings() {
+		row := "| `" + b.env + "`"
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README's settings table has no row for %s", b.env)
+			continue
+		}
+		line := string(readme)[strings.Index(string(readme), row):]
+		line = line[:strings.IndexByte(line, '\n')]
+		if !strings.Contains(line, "`"+b.key+"`") {
+			t.Errorf("README's row for %s does not name its key %s: %s", b.env, b.key, line)
+		}
 	}
 }
