@@ -357,3 +357,24 @@ func BenchmarkObserveRequestParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestReadmeListsEveryMetric: README's metrics table names every metric
+// the gate exports.
+func TestReadmeListsEveryMetric(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m := New(reg, testBuild)
+	record(m) // every vector gets a child, so every metric is gathered
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if !strings.Contains(string(readme), "| `"+mf.GetName()+"` |") {
+			t.Errorf("README's metrics table has no row for %s", mf.GetName())
+		}
+	}
+}
