@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -448,5 +449,49 @@ func TestSSOOffRoutesRefused(t *testing.T) {
 	w := h.do("GET", "/auth/sso", session("alice", "acme", time.Hour), http.Header{"X-Metabase-Client": {sdkClient}})
 	if w.Code != http.StatusForbidden {
 		t.Errorf("/auth/sso: %d", w.Code)
+	}
+}
+
+// TestSSOQueriesAreNeverShared: an SSO user's answer depends on the
+// Metabase user (sandboxes, permissions), so neither merging nor the
+// micro-cache ever share it: identical queries, sequential or concurrent,
+// each reach Metabase.
+func TestSSOQueriesAreNeverShared(t *testing.T) {
+	h := newSSOHarness(t, func(c *configs.Config) { c.Protect.MicroCacheTTL = 5 * time.Second })
+	h.mb.SetOverride(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/api/card/3/query" {
+			time.Sleep(30 * time.Millisecond) // long enough for concurrent calls to overlap
+		}
+		return false
+	})
+	alice := ssoSession("alice", "acme", time.Hour)
+	sealed := h.signIn(alice, "/dashboard/1")
+	queries := func() int {
+		n := 0
+		for _, r := range h.mb.Requests() {
+			if r.Path == "/api/card/3/query" {
+				n++
+			}
+		}
+		return n
+	}
+	ask := func() {
+		w := h.send("POST", testSSOPrefix+"/api/card/3/query", alice, cookieHeader(sealed), `{}`)
+		queryRows(t, w)
+		if m := w.Header().Get("X-Tenantgate-Merged"); m != "" {
+			t.Errorf("an SSO answer was shared (X-Tenantgate-Merged: %s)", m)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		ask()
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); ask() }()
+	}
+	wg.Wait()
+	if n := queries(); n != 13 {
+		t.Errorf("Metabase ran %d of 13 identical SSO queries: some were shared", n)
 	}
 }
