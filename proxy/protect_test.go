@@ -167,6 +167,38 @@ func TestQueryMerging(t *testing.T) {
 		}
 	})
 
+	t.Run("an answer larger than merge_max_bytes is not shared", func(t *testing.T) {
+		h := newHarness(t, func(c *configs.Config) {
+			c.Protect.MergeMaxBytes = 100 // an orders answer is a few KB
+			c.Protect.MicroCacheTTL = 5 * time.Second
+		})
+		var sq slowQueries
+		sq.install(h, 50*time.Millisecond)
+		sess := session("alice", "acme", time.Hour)
+		handle := h.mint(sess, "dashboard", 1)
+		var wg sync.WaitGroup
+		for i := 0; i < 10; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w := h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil)
+				if w.Code != http.StatusAccepted || w.Header().Get("X-Tenantgate-Merged") != "" {
+					t.Errorf("large answer: %d, X-Tenantgate-Merged %q", w.Code, w.Header().Get("X-Tenantgate-Merged"))
+				}
+				for got := range rowsTenants(t, w.Body.Bytes()) { // whole, not cut at the bound
+					if got != "acme" {
+						t.Errorf("acme got a row of %s", got)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil) // nor kept
+		if n := sq.queries.Load(); n != 11 {
+			t.Errorf("%d upstream queries for 11 requests with answers over the bound, want 11", n)
+		}
+	})
+
 	t.Run("errors are not shared", func(t *testing.T) {
 		h := newHarness(t, nil)
 		var calls atomic.Int32
