@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -52,4 +53,35 @@ func TestCompletedQuery(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCompletedQuery: on any body, plain or gzip, completedQuery never
+// panics and says true exactly when the body is one JSON object whose
+// top-level "status" is the string "completed" (as encoding/json reads it).
+func FuzzCompletedQuery(f *testing.F) {
+	for _, s := range []string{
+		`{"data":{"rows":[]},"status":"completed"}`, `{"status":"failed"}`, `{"status":"completed"}{}`,
+		`{"status":"completed","status":"failed"}`, `{"data":{"status":"completed"}}`, `[]`, `{"status":1}`, ``,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, gzipped bool) {
+		res := &sharedResponse{status: http.StatusAccepted, header: http.Header{}, body: body}
+		if gzipped {
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			_, _ = zw.Write(body)
+			_ = zw.Close()
+			res.header.Set("Content-Encoding", "gzip")
+			res.body = b.Bytes()
+		}
+		var top map[string]json.RawMessage
+		var status string
+		want := json.Unmarshal(body, &top) == nil && top != nil && top["status"] != nil &&
+			json.Unmarshal(top["status"], &status) == nil && status == "completed"
+		if got := completedQuery(res); got != want {
+			t.Errorf("completedQuery(%q, gzip %v) = %v, want %v", body, gzipped, got, want)
+		}
+	})
 }
