@@ -263,7 +263,7 @@ func (g *Gate) forwardMerged(w http.ResponseWriter, r *http.Request, who *auth.I
 	key := path + "?" + query + "\x00" + r.Header.Get("Accept-Encoding")
 	if g.merge.micro != nil {
 		now := g.now()
-		if res, stored, ok := g.merge.cached(key, now); ok {
+		if res, stored, ok := g.merge.micro.get(key, now); ok {
 			g.metrics.Cache("micro", true)
 			res.writeTo(w, "cached", now.Sub(stored))
 			return

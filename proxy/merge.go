@@ -52,14 +52,6 @@ func newMerger(max int, ttl time.Duration, cacheBytes int) *merger {
 	return m
 }
 
-// cached returns the micro-cache's answer for key, if one is fresh.
-func (m *merger) cached(key string, now time.Time) (res *sharedResponse, stored time.Time, ok bool) {
-	if m.micro == nil {
-		return nil, time.Time{}, false
-	}
-	return m.micro.get(key, now)
-}
-
 // join returns the call in flight for key, or starts one (leader true).
 func (m *merger) join(key string) (c *mergeCall, leader bool) {
 	m.mu.Lock()

@@ -35,6 +35,20 @@ func (s *slowQueries) install(h *harness, d time.Duration) {
 	})
 }
 
+// concurrently sends n identical dashcard queries of handle at once and
+// checks each answer.
+func concurrently(h *harness, sess, handle string, n int, check func(w *httptest.ResponseRecorder)) {
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			check(h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil))
+		}()
+	}
+	wg.Wait()
+}
+
 func rowsTenants(t *testing.T, body []byte) map[string]bool {
 	t.Helper()
 	var q queryJSON
@@ -146,22 +160,15 @@ func TestQueryMerging(t *testing.T) {
 		sq.install(h, 50*time.Millisecond)
 		sess := session("alice", "acme", time.Hour)
 		handle := h.mint(sess, "dashboard", 1)
-		var wg sync.WaitGroup
-		for i := 0; i < 10; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				w := h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil)
-				var q queryJSON
-				if err := json.Unmarshal(w.Body.Bytes(), &q); err != nil || w.Code != http.StatusAccepted || q.Status != "failed" {
-					t.Errorf("failing query: %d %s", w.Code, w.Body)
-				}
-				if m := w.Header().Get("X-Tenantgate-Merged"); m != "" {
-					t.Errorf("a failed answer was shared (X-Tenantgate-Merged: %s)", m)
-				}
-			}()
-		}
-		wg.Wait()
+		concurrently(h, sess, handle, 10, func(w *httptest.ResponseRecorder) {
+			var q queryJSON
+			if err := json.Unmarshal(w.Body.Bytes(), &q); err != nil || w.Code != http.StatusAccepted || q.Status != "failed" {
+				t.Errorf("failing query: %d %s", w.Code, w.Body)
+			}
+			if m := w.Header().Get("X-Tenantgate-Merged"); m != "" {
+				t.Errorf("a failed answer was shared (X-Tenantgate-Merged: %s)", m)
+			}
+		})
 		if n := sq.queries.Load(); n != 10 {
 			t.Errorf("%d upstream queries for 10 requests whose answers failed, want 10: a failure was shared", n)
 		}
@@ -176,23 +183,16 @@ func TestQueryMerging(t *testing.T) {
 		sq.install(h, 50*time.Millisecond)
 		sess := session("alice", "acme", time.Hour)
 		handle := h.mint(sess, "dashboard", 1)
-		var wg sync.WaitGroup
-		for i := 0; i < 10; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				w := h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil)
-				if w.Code != http.StatusAccepted || w.Header().Get("X-Tenantgate-Merged") != "" {
-					t.Errorf("large answer: %d, X-Tenantgate-Merged %q", w.Code, w.Header().Get("X-Tenantgate-Merged"))
+		concurrently(h, sess, handle, 10, func(w *httptest.ResponseRecorder) {
+			if w.Code != http.StatusAccepted || w.Header().Get("X-Tenantgate-Merged") != "" {
+				t.Errorf("large answer: %d, X-Tenantgate-Merged %q", w.Code, w.Header().Get("X-Tenantgate-Merged"))
+			}
+			for got := range rowsTenants(t, w.Body.Bytes()) { // whole, not cut at the bound
+				if got != "acme" {
+					t.Errorf("acme got a row of %s", got)
 				}
-				for got := range rowsTenants(t, w.Body.Bytes()) { // whole, not cut at the bound
-					if got != "acme" {
-						t.Errorf("acme got a row of %s", got)
-					}
-				}
-			}()
-		}
-		wg.Wait()
+			}
+		})
 		h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil) // nor kept
 		if n := sq.queries.Load(); n != 11 {
 			t.Errorf("%d upstream queries for 11 requests with answers over the bound, want 11", n)
@@ -213,15 +213,7 @@ func TestQueryMerging(t *testing.T) {
 		})
 		sess := session("alice", "acme", time.Hour)
 		handle := h.mint(sess, "dashboard", 1)
-		var wg sync.WaitGroup
-		for i := 0; i < 10; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil)
-			}()
-		}
-		wg.Wait()
+		concurrently(h, sess, handle, 10, func(*httptest.ResponseRecorder) {})
 		if n := calls.Load(); n < 2 {
 			t.Errorf("a 500 was shared: %d upstream calls for 10 requests", n)
 		}
