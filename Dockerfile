@@ -1,12 +1,14 @@
 # Multi-stage build: a static binary on a distroless, non-root base (no shell
-# at run time). Build: docker build -t tenantgate .
+# at run time). Build: docker build --build-arg VERSION=$(git describe --tags --always) \
+#   --build-arg REVISION=$(git rev-parse HEAD) -t tenantgate .
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/tenantgate ./cmd/tenantgate
+ARG REVISION=unknown
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION} -X main.revision=${REVISION}" -o /out/tenantgate ./cmd/tenantgate
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/tenantgate /tenantgate

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,16 +25,11 @@ const (
 // reads Metabase's admin API with METABASE_API_KEY, checks every embeddable
 // and policy resource and public link, and prints the findings.
 func runAudit(args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tenantgate audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("audit", stderr)
 	configFlag := fs.String("config", "", "YAML config file (or TENANTGATE_CONFIG)")
 	format := fs.String("format", "table", "output: table (for people) or json (stable, for programs)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up on Metabase after this long")
-	if err := fs.Parse(args); err != nil {
-		return auditFailed
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tenantgate audit: unexpected argument %q\n", fs.Arg(0))
+	if !parseFlags(fs, args, 0) {
 		return auditFailed
 	}
 	if *format != "table" && *format != "json" {

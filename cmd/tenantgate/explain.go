@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,19 +23,14 @@ func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 // explain prints what the gate would do with one request, contacting
 // nothing: the support engineer's "why is this customer's dashboard blank".
 func explain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tenantgate explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("explain", stderr)
 	configFlag := fs.String("config", "", "YAML config file (or TENANTGATE_CONFIG)")
 	token := fs.String("token", "", "the caller's session JWT, verified with the configured HS256 keys")
 	claims := fs.String("claims", "", `the caller's claims as JSON instead of a token, e.g. '{"sub":"u1","organization_id":"acme"}'`)
 	format := fs.String("format", "text", "text or json")
 	var headers headerFlags
 	fs.Var(&headers, "header", "extra request header 'Name: value' (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tenantgate explain [--config FILE] (--token JWT | --claims JSON) [--header 'K: V'] METHOD PATH")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if !parseFlags(fs, args, 2) {
 		return 2
 	}
 	if fs.NArg() != 2 || (*token == "") == (*claims == "") {
