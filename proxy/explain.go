@@ -22,6 +22,9 @@ import (
 
 // Explanation is what the gate would do with one request.
 type Explanation struct {
+	// Target is the request path the gate was given: below the public
+	// prefix, which Explain adds when the path lacks it.
+	Target   string `json:"target"`
 	Status   int    `json:"status"`
 	Decision string `json:"decision"` // allow or deny
 	Reason   string `json:"reason"`
@@ -63,6 +66,13 @@ func Explain(cfg *configs.Config, authn auth.Authenticator, handles *auth.Handle
 	if err != nil {
 		return nil, err
 	}
+	// A path without the public prefix is taken below it: README's examples
+	// and a path copied from the app's side both leave it out, and with the
+	// prefix the gate would only answer route-not-allowed.
+	if p := strings.TrimSuffix(cfg.PublicPrefix, "/"); p != "" && strings.HasPrefix(target, "/") &&
+		target != p && !strings.HasPrefix(target, p+"/") && !strings.HasPrefix(target, p+"?") {
+		target = p + target
+	}
 	r := httptest.NewRequest(method, target, nil)
 	for k, v := range hdr {
 		r.Header[k] = v
@@ -70,7 +80,7 @@ func Explain(cfg *configs.Config, authn auth.Authenticator, handles *auth.Handle
 	w := httptest.NewRecorder()
 	g.ServeHTTP(w, r)
 
-	ex := &Explanation{Status: w.Code, Decision: "allow", Reason: string(policy.ReasonAllowed)}
+	ex := &Explanation{Target: target, Status: w.Code, Decision: "allow", Reason: string(policy.ReasonAllowed)}
 	for _, e := range logs.All() {
 		m := e.ContextMap()
 		route, _ := m["route"].(string)

@@ -121,6 +121,7 @@ func explainAuth(cfg *configs.Config, token, claims string) (auth.Authenticator,
 }
 
 func printExplanation(w io.Writer, ex *proxy.Explanation, note string) {
+	fmt.Fprintf(w, "request:   %s\n", ex.Target)
 	fmt.Fprintf(w, "decision:  %s (%s), HTTP %d\n", ex.Decision, ex.Reason, ex.Status)
 	fmt.Fprintf(w, "route:     %s\n", ex.Route)
 	if ex.Message != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +75,88 @@ func TestExplain(t *testing.T) {
 	if code, _, _ := runExplain(t, "GET", path); code != 2 {
 		t.Errorf("no caller given: code %d, want 2", code)
 	}
+}
+
+// TestExplainREADMEExamples runs README's explain examples under README's
+// own settings (TENANTGATE_PUBLIC_PREFIX=/analytics): a path is accepted
+// with or without the prefix (issue 14).
+func TestExplainREADMEExamples(t *testing.T) {
+	explainEnv(t)
+	t.Setenv("TENANTGATE_PUBLIC_PREFIX", "/analytics")
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := between(t, string(readme), "### Explaining a decision", "\n### ")
+	var examples [][]string
+	for _, line := range strings.Split(section, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "tenantgate explain "); ok {
+			examples = append(examples, shellWords(t, rest))
+		}
+	}
+	if len(examples) < 2 {
+		t.Fatalf("README's explain section has %d examples, want 2 or more", len(examples))
+	}
+	session, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "u1", "organization_id": "acme",
+		"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(strings.Repeat("s", 40)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"$SESSION_JWT": session}
+	for i, args := range examples {
+		for j, a := range args {
+			for k, v := range vars {
+				args[j] = strings.ReplaceAll(a, k, v)
+				a = args[j]
+			}
+		}
+		code, ex, errOut := runExplain(t, args...)
+		if code != 0 || ex.Decision != "allow" || !strings.HasPrefix(ex.Target, "/analytics/") {
+			t.Fatalf("README example %d %q: exit %d %+v %s", i, args, code, ex, errOut)
+		}
+		if ex.Location != "" { // a mint: its handle is the next examples' $HANDLE
+			loc := ex.Location[:strings.IndexByte(ex.Location, '#')]
+			vars["$HANDLE"] = loc[strings.LastIndexByte(loc, '/')+1:]
+		}
+	}
+	// The prefix given explicitly is not doubled.
+	code, ex, _ := runExplain(t, "--claims", `{"sub":"u1","organization_id":"acme"}`, "GET", "/analytics/.tenantgate/embed/dashboard/42")
+	if code != 0 || ex.Target != "/analytics/.tenantgate/embed/dashboard/42" {
+		t.Errorf("explicit prefix: exit %d, target %q", code, ex.Target)
+	}
+}
+
+// shellWords splits README's one-line shell examples: single and double
+// quotes, no escapes.
+func shellWords(t *testing.T, s string) []string {
+	var words []string
+	var cur strings.Builder
+	in, quote := false, byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteByte(c)
+		case c == '\'' || c == '"':
+			quote, in = c, true
+		case c == ' ':
+			if in {
+				words = append(words, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteByte(c)
+			in = true
+		}
+	}
+	if quote != 0 {
+		t.Fatalf("unbalanced quote in %q", s)
+	}
+	if in {
+		words = append(words, cur.String())
+	}
+	return words
 }
