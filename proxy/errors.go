@@ -19,7 +19,7 @@ type errorBody struct {
 }
 
 var errorPage = template.Must(template.New("denied").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>Analytics unavailable</title>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Analytics unavailable</title>
 <style>body{font:15px system-ui,sans-serif;color:#333;margin:2em}code{color:#888}</style></head>
 <body><h1>Analytics unavailable</h1><p>{{.Error}}</p><p><code>reason: {{.Reason}} · request id: {{.RequestID}}</code></p></body></html>
 `))
@@ -94,7 +94,9 @@ func pageLoad(route string, r *http.Request) bool {
 	switch route {
 	case routeEmbedPage, routeSSOPage, routeSSOLogin:
 		return true
-	case routeMint:
+	case routeMint, routeUnmatched:
+		// A browser navigating (a link, the address bar) asks for HTML; a
+		// script's fetch does not.
 		return strings.Contains(r.Header.Get("Accept"), "text/html")
 	}
 	return false

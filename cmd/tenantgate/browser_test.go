@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,6 +65,12 @@ func TestBrowser(t *testing.T) {
 	if !strings.HasPrefix(aliceEmbed, base+"/analytics/embed/dashboard/") {
 		t.Fatalf("alice's iframe is at %q, want a handle under %s/analytics/embed/dashboard/", aliceEmbed, base)
 	}
+	// The text card's markdown renders as Metabase's frontend renders it: a
+	// heading with the locked value, not "## Orders for ...".
+	heading := fmt.Sprintf(`%s.querySelector('[data-dashcard-id="%d"] .text h2')?.textContent ?? ""`, embedDoc, metabasetest.DashcardOrdersText)
+	if h, err := chromedp.Run(b.timeout(), chromedp.Evaluate[string](heading)); err != nil || h != "Orders for acme" {
+		t.Errorf("the text card's heading is %q (%v), want \"Orders for acme\"", h, err)
+	}
 	b.screenshot("1-alice-sees-acme.png")
 
 	// 2. bob (globex) signs in on the same browser: globex's orders only,
@@ -75,6 +82,24 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("bob's iframe has alice's URL %q", bobEmbed)
 	}
 	b.screenshot("2-bob-sees-globex.png")
+
+	// On a phone-sized screen the page fits its width (one column).
+	b.do("a phone-sized viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	fits := `document.documentElement.scrollWidth <= 390`
+	if ok, err := chromedp.Run(b.timeout(), chromedp.Evaluate[bool](fits)); err != nil || !ok {
+		t.Errorf("on a 390 px wide screen the page scrolls sideways (%v)", err)
+	}
+	b.screenshot("2b-bob-on-a-phone.png")
+	b.do("back to a desktop viewport", chromedp.EmulateReset())
+
+	// The leaky dashboard is refused, and the activity panel says why:
+	// the card that is not wired to the tenant filter.
+	b.do("opening the leaky dashboard", chromedp.Click(chromedp.ID("show-leaky")))
+	named := `document.getElementById("activity").innerText.includes("All orders count")`
+	if _, err := chromedp.Run(b.timeout(), chromedp.Poll[bool](named, chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+		t.Errorf("the activity panel never names the leaky dashboard's unwired card: %v", err)
+	}
+	b.screenshot("2c-leaky-dashboard-refused.png")
 
 	// 3. bob pastes alice's embed URL into the address bar: the gate answers
 	// its readable denial page (proxy's e2e tests prove Metabase is not
@@ -93,11 +118,12 @@ func TestBrowser(t *testing.T) {
 	}
 	b.screenshot("3-bob-opens-alices-link.png")
 
-	// The one error the walk may log is Chromium's report of the 403 it was
-	// meant to get: the denied load of alice's link. Anything else, from
+	// The errors the walk may log are Chromium's reports of the 403s it was
+	// meant to get: the denied loads of alice's link and the leaky dashboard. Anything else, from
 	// the app, the gate or the embedded page, fails the test.
 	for _, m := range console.stop(b) {
-		denied := m.Source == "network" && m.URL == aliceEmbed && strings.Contains(m.Text, "status of 403")
+		leaky := base + "/analytics/.tenantgate/embed/dashboard/" + strconv.Itoa(metabasetest.DashboardLeaky)
+		denied := m.Source == "network" && (m.URL == aliceEmbed || m.URL == leaky) && strings.Contains(m.Text, "status of 403")
 		if m.isError() && !denied {
 			t.Errorf("console: %s", m)
 		}

@@ -114,15 +114,11 @@ func runDemo(ctx context.Context, listen string, stdout io.Writer, ready func(ba
 	if err := cfg.Validate(configs.ModeDemo); err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
-	log, closeLog, err := newLogger(cfg.Log)
-	if err != nil {
-		return err
-	}
-	defer closeLog() //nolint:errcheck // stderr is gone if this fails
 	// The sample page shows what the gate did: its access and decision
-	// lines are also kept in a small ring.
+	// lines are kept in a small ring. The terminal gets readable denials
+	// and the audit's verdict (demoTerminal), not JSON.
 	activity := &activityLog{}
-	log = zap.New(zapcore.NewTee(log.Core(), activity))
+	log := zap.New(zapcore.NewTee(newDemoTerminal(stdout), activity))
 	gateErr := make(chan error, 1)
 	go func() { gateErr <- runGate(ctx, cfg, log.Named("gate"), gateLn, admLn) }()
 
@@ -136,8 +132,9 @@ tenantgate demo is running.
 
   Open the sample app:   %s/
   Sign in as alice (acme), bob (globex) or carol (initech); each sees the same
-  dashboard embedded through the gateway at %s/analytics/, with only the rows
-  of their own organization. mallory has no organization and is refused.
+  dashboard, embedded through the gateway (mounted at /analytics/ on the same
+  origin), with only the rows of their own organization. mallory has no
+  organization and is refused.
 
   Metabase stand-in (never exposed to the browser): %s
   Metrics, health:       http://%s/metrics  /healthz  /readyz
@@ -145,8 +142,9 @@ tenantgate demo is running.
 Try to break it: copy the iframe's URL, sign in as someone else and open it;
 add ?organization_id=globex to it; call %s/analytics/api/public/... or
 %s/analytics/api/session. Every denial names its reason.
-Press Ctrl-C to stop.
-`, base, base, env["METABASE_SITE_URL"], admLn.Addr(), base, base)
+Press Ctrl-C to stop. Denials and the audit's verdict are printed below.
+
+`, base, env["METABASE_SITE_URL"], admLn.Addr(), base, base)
 	if ready != nil {
 		ready(base)
 	}
@@ -171,13 +169,16 @@ type demoApp struct {
 type activityLog struct {
 	mu     sync.Mutex
 	events []map[string]any
+	// details are the denials' log details by request id, until the
+	// request's access line (written after it) takes its own.
+	details map[any]any
 }
 
 func (a *activityLog) Enabled(l zapcore.Level) bool      { return l >= zapcore.InfoLevel }
 func (a *activityLog) With([]zapcore.Field) zapcore.Core { return a }
 func (a *activityLog) Sync() error                       { return nil }
 func (a *activityLog) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if e.Message == "request" {
+	if e.Message == "request" || e.Message == "denied" {
 		return ce.AddCore(e, a)
 	}
 	return ce
@@ -187,6 +188,15 @@ func (a *activityLog) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range fields {
 		f.AddTo(enc)
+	}
+	if e.Message == "denied" {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.details == nil || len(a.details) > 100 {
+			a.details = map[any]any{}
+		}
+		a.details[enc.Fields["request_id"]] = enc.Fields["detail"]
+		return nil
 	}
 	ev := map[string]any{"time": e.Time.Format("15:04:05")}
 	for _, k := range []string{"route", "method", "path", "status", "tenant", "subject", "reason"} {
@@ -199,6 +209,10 @@ func (a *activityLog) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if d, ok := a.details[enc.Fields["request_id"]]; ok {
+		ev["detail"] = d
+		delete(a.details, enc.Fields["request_id"])
+	}
 	a.events = append(a.events, ev)
 	if len(a.events) > 40 {
 		a.events = a.events[len(a.events)-40:]
@@ -265,16 +279,19 @@ func (a *demoApp) login(w http.ResponseWriter, r *http.Request) {
 }
 
 var homePage = template.Must(template.New("home").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>Acme SaaS — tenantgate demo</title>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Acme SaaS — tenantgate demo</title>
 <style>
 body{font:15px system-ui,sans-serif;margin:0;color:#222}
 header{background:#1d3557;color:#fff;padding:12px 20px;display:flex;gap:12px;align-items:center;flex-wrap:wrap}
 header form{display:inline} button{font:inherit;padding:4px 10px;cursor:pointer}
 main{padding:16px 20px;display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:20px}
 iframe{width:100%;height:700px;border:1px solid #ccc;border-radius:6px}
-.who{margin-left:auto} code{background:#eee;padding:1px 4px}
+.who{margin-left:auto} code{background:#eee;padding:1px 4px;overflow-wrap:anywhere}
 table{border-collapse:collapse;font-size:13px;width:100%} td,th{padding:3px 6px;border-bottom:1px solid #eee;text-align:left}
 .deny{color:#b00020} .allow{color:#1b5e20} h2{font-size:16px;margin:8px 0}
+.detail{display:block;color:#555;font-size:12px;word-break:break-word}
+@media (max-width:800px){main{grid-template-columns:minmax(0,1fr);padding:10px}iframe{height:520px}.who{margin-left:0}}
 </style></head><body>
 <header><strong>Sample SaaS app</strong>
 {{range .Users}}<form method="post" action="/login"><input type="hidden" name="user" value="{{.Key}}"><button id="login-{{.Key}}">Sign in as {{.Key}}{{if .Org}} ({{.Org}}){{end}}</button></form>{{end}}
@@ -308,6 +325,10 @@ async function refresh() {
       const tr = document.createElement('tr');
       for (const v of [e.time, who, e.route, e.status, why]) {
         const td = document.createElement('td'); td.textContent = v; tr.appendChild(td);
+      }
+      if (deny && e.detail) { // what the log says: e.g. which card is not wired
+        const d = document.createElement('span'); d.className = 'detail'; d.textContent = e.detail;
+        tr.lastChild.appendChild(d);
       }
       tr.className = deny ? 'deny' : 'allow';
       return tr;

@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,7 +20,7 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	baseCh := make(chan string, 1)
 	done := make(chan error, 1)
-	var out bytes.Buffer
+	var out syncBuffer // the demo writes its terminal lines while the test reads
 	go func() { done <- runDemo(ctx, "127.0.0.1:0", &out, func(b string) { baseCh <- b }) }()
 	var base string
 	select {
@@ -93,6 +94,23 @@ func TestDemo(t *testing.T) {
 	}
 	if _, act := get(bob, "/demo/activity"); !strings.Contains(act, `"reason":"tenant-mismatch"`) || !strings.Contains(act, `"route":"mint"`) {
 		t.Errorf("the activity panel does not show the gate's decisions: %.500s", act)
+	} else if !strings.Contains(act, "All orders count") {
+		t.Errorf("the activity panel does not name the leaky dashboard's unwired card: %.800s", act)
+	}
+	// A person following a link to the gate's root gets a page, not JSON.
+	req, _ := http.NewRequest(http.MethodGet, base+"/analytics/", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	if resp, err := bob.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") || !strings.Contains(string(page), "Analytics unavailable") {
+			t.Errorf("/analytics/ in a browser: %s %.200s", ct, page)
+		}
+	}
+	if strings.Contains(out.String(), `{"level"`) {
+		t.Errorf("the demo's terminal shows JSON log lines:\n%.500s", out.String())
 	}
 	mallory := signIn("mallory")
 	if resp, body := get(mallory, "/analytics/.tenantgate/embed/dashboard/1"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "tenant-missing") {
@@ -133,3 +151,16 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: %d %q", code, stdout.String())
 	}
 }
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

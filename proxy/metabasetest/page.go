@@ -30,7 +30,7 @@ form.params label{display:flex;flex-direction:column;font-size:12px;color:#696e7
 table{border-collapse:collapse;font-size:13px}
 th,td{border-bottom:1px solid #eeecec;padding:4px 8px;text-align:left}
 .error{color:#ed6e6e;white-space:pre-wrap}
-.text{white-space:pre-wrap}
+.text h1,.text h2,.text h3{margin:4px 0}
 </style>
 </head>
 <body>
@@ -52,6 +52,41 @@ th,td{border-bottom:1px solid #eeecec;padding:4px 8px;text-align:left}
   });
   function query() {
     return "?parameters=" + encodeURIComponent(JSON.stringify(userParams));
+  }
+
+  // markdown renders a text card as Metabase's frontend does (headings,
+  // lists, paragraphs, bold, italic, code), building nodes with
+  // textContent only: the card's text never becomes markup.
+  function inline(parent, src) {
+    var re = /(\*\*[^*]+\*\*|\*[^*]+\*|\x60[^\x60]+\x60)/g, at = 0, m;
+    while ((m = re.exec(src)) !== null) {
+      if (m.index > at) parent.appendChild(document.createTextNode(src.slice(at, m.index)));
+      var tok = m[0], tag = tok[0] === "\x60" ? "code" : tok[1] === "*" ? "strong" : "em";
+      var cut = tag === "strong" ? 2 : 1;
+      parent.appendChild(el(tag, null, tok.slice(cut, tok.length - cut)));
+      at = m.index + tok.length;
+    }
+    if (at < src.length) parent.appendChild(document.createTextNode(src.slice(at)));
+    return parent;
+  }
+  function markdown(src) {
+    var out = document.createDocumentFragment();
+    String(src).split(/\n\s*\n/).forEach(function (block) {
+      var lines = block.split("\n").filter(function (l) { return l.trim() !== ""; });
+      if (!lines.length) return;
+      var h = /^(#{1,6})\s+(.*)$/.exec(lines[0]);
+      if (h && lines.length === 1) { out.appendChild(inline(el("h" + h[1].length), h[2])); return; }
+      if (lines.every(function (l) { return /^\s*[-*]\s+/.test(l); })) {
+        var ul = el("ul");
+        lines.forEach(function (l) { ul.appendChild(inline(el("li"), l.replace(/^\s*[-*]\s+/, ""))); });
+        out.appendChild(ul);
+        return;
+      }
+      var p = el("p");
+      lines.forEach(function (l, i) { if (i) p.appendChild(el("br")); inline(p, l); });
+      out.appendChild(p);
+    });
+    return out;
   }
 
   function el(tag, cls, text) {
@@ -131,7 +166,9 @@ th,td{border-bottom:1px solid #eeecec;padding:4px 8px;text-align:left}
         box.setAttribute("data-dashcard-id", dc.id);
         root.appendChild(box);
         if (!dc.card_id) {
-          box.appendChild(el("div", "text", (dc.visualization_settings || {}).text || ""));
+          var t = el("div", "text");
+          t.appendChild(markdown((dc.visualization_settings || {}).text || ""));
+          box.appendChild(t);
           return;
         }
         box.appendChild(el("h2", null, dc.card ? dc.card.name : ""));
