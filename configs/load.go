@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +54,7 @@ func Load(path string, env func(string) (string, bool)) (*Config, error) {
 func LoadAndValidate(path string, env func(string) (string, bool), mode Mode) (*Config, error) {
 	c, probs, ok := load(path, env)
 	if ok {
-		probs = append(probs, asProblems(c.Validate(mode))...)
+		probs = append(probs, followOnFree(probs, asProblems(c.Validate(mode)))...)
 	}
 	if err := probs.err(); err != nil {
 		return nil, err
@@ -83,28 +84,135 @@ func decodeFile(path string, c *Config, probs *problems) bool {
 		probs.addf("reading the config file (--config or TENANTGATE_CONFIG): %w", err)
 		return false
 	}
+	// Parse first, so that a syntax error is reported alone, on its line,
+	// and unknown keys by their path with a suggestion.
+	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err = dec.Decode(c)
-	var te *yaml.TypeError
+	err = dec.Decode(&root)
 	switch {
 	case errors.Is(err, io.EOF): // empty file, or only comments
 		return true
-	case errors.As(err, &te):
-		// yaml.v3 keeps decoding past these and lists them all.
-		for _, e := range te.Errors {
-			probs.addf("config file %s: %s", path, e)
-		}
-		return true
 	case err != nil:
-		probs.addf("config file %s is not valid YAML: %w", path, err)
+		probs.addf("config file %s is not valid YAML: line %d: %s", path, syntaxErrorLine(data), yamlMessage(err))
 		return false
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		probs.addf("config file %s holds more than one YAML document: put every setting in the first", path)
 	}
+	if len(root.Content) == 0 || (root.Content[0].Kind == yaml.ScalarNode && root.Content[0].Tag == "!!null") {
+		return true // "---" alone, or "~": no settings
+	}
+	if doc := root.Content[0]; doc.Kind != yaml.MappingNode {
+		probs.addf("config file %s, line %d: the top level must be a mapping of settings (key: value), not %s", path, doc.Line, nodeKind(doc))
+		return false
+	}
+	envOf := map[string]string{}
+	for _, b := range c.bindings() {
+		envOf[b.key] = b.env
+	}
+	lines := map[int]string{}
+	checkKeys(path, &root, reflect.TypeOf(c), "", envOf, lines, probs)
+	var te *yaml.TypeError
+	if err := root.Decode(c); errors.As(err, &te) {
+		// yaml keeps decoding past these and lists them all. Unknown keys
+		// were reported above, with their path.
+		for _, e := range te.Errors {
+			if strings.Contains(e, " not found in type ") {
+				continue
+			}
+			probs.add(typeProblem(path, e, lines, envOf))
+		}
+	} else if err != nil {
+		probs.addf("config file %s: %w", path, err)
+		return false
+	}
 	return true
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return "a single value"
+	}
+	return "an alias"
+}
+
+// typeProblem names the key (and its variable) of one of yaml's type
+// errors ("line 4: cannot unmarshal !!seq into string").
+func typeProblem(path, e string, lines map[int]string, envOf map[string]string) error {
+	var line int
+	if _, err := fmt.Sscanf(e, "line %d:", &line); err == nil {
+		if key, ok := lines[line]; ok {
+			msg := plainTypeError(e[strings.Index(e, ":")+2:])
+			if env := envOf[key]; env != "" {
+				return settingProblem{names: []string{env, key}, err: fmt.Errorf("config file %s, line %d: %s (%s): %s", path, line, key, env, msg)}
+			}
+			return settingProblem{names: []string{key}, err: fmt.Errorf("config file %s, line %d: %s: %s", path, line, key, msg)}
+		}
+	}
+	return fmt.Errorf("config file %s: %s", path, e)
+}
+
+// settingProblem is a problem with one setting's value (it could not be
+// read or parsed); names are its variable and YAML key.
+type settingProblem struct {
+	names []string
+	err   error
+}
+
+func (p settingProblem) Error() string { return p.err.Error() }
+func (p settingProblem) Unwrap() error { return p.err }
+
+// followOnFree drops the validation problems that name a setting whose
+// value already could not be read: "X is required" after "reading X_FILE
+// failed" only sends the operator after a second problem that is not one.
+func followOnFree(loaded, validated problems) problems {
+	var names []string
+	for _, p := range loaded {
+		var sp settingProblem
+		if errors.As(p, &sp) {
+			names = append(names, sp.names...)
+		}
+	}
+	out := validated[:0:0]
+	for _, p := range validated {
+		follow := false
+		for _, n := range names {
+			if strings.Contains(p.Error(), n) {
+				follow = true
+				break
+			}
+		}
+		if !follow {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// plainTypeError turns yaml's "cannot unmarshal !!seq into string" into
+// words an operator reads, without quoting the value (it may be a secret).
+func plainTypeError(msg string) string {
+	var got, into string
+	if _, err := fmt.Sscanf(msg, "cannot unmarshal !!%s", &got); err != nil {
+		return msg
+	}
+	if i := strings.LastIndex(msg, " into "); i >= 0 {
+		into = msg[i+len(" into "):]
+	}
+	kinds := map[string]string{"seq": "a list", "map": "a mapping", "str": "a string", "int": "a number",
+		"float": "a number", "bool": "true or false", "null": "nothing"}
+	wants := map[string]string{"string": "a string", "configs.Secret": "a string", "int": "a whole number",
+		"bool": "true or false", "time.Duration": "a duration such as 30s", "[]string": "a list of strings",
+		"[]configs.Secret": "a list of strings", "map[string]string": "a mapping of strings"}
+	g, w := kinds[got], wants[into]
+	if g == "" || w == "" {
+		return msg
+	}
+	return "expected " + w + ", got " + g
 }
 
 // binding ties an environment variable to the Config field it overrides.
@@ -196,12 +304,11 @@ func (c *Config) bindings() []binding {
 func (c *Config) applyEnv(env func(string) (string, bool), probs *problems) {
 	for _, b := range c.bindings() {
 		v, ok, err := b.value(env)
-		if err != nil {
-			probs.add(err)
-			continue
+		if err == nil && ok {
+			err = b.set(v)
 		}
-		if ok {
-			probs.add(b.set(v))
+		if err != nil {
+			probs.add(settingProblem{names: []string{b.env, b.key}, err: err})
 		}
 	}
 }
@@ -218,7 +325,7 @@ func (b binding) value(env func(string) (string, bool)) (string, bool, error) {
 	file, fromFile := lookup(env, fileVar)
 	switch {
 	case ok && fromFile:
-		return "", false, fmt.Errorf("%s and %s are both set: set only one of them", b.env, fileVar)
+		return "", false, fmt.Errorf("%s and %s (%s) are both set: set only one of them", b.env, fileVar, b.key)
 	case ok:
 		// A secret copied from a file into the variable often keeps its newline.
 		return trimNewline(v), true, nil
@@ -227,11 +334,11 @@ func (b binding) value(env func(string) (string, bool)) (string, bool, error) {
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return "", false, fmt.Errorf("%s: reading the %s secret: %w", fileVar, b.env, err)
+		return "", false, fmt.Errorf("%s (%s): reading the %s secret: %w", fileVar, b.key, b.env, err)
 	}
 	v = trimNewline(string(data))
 	if v == "" {
-		return "", false, fmt.Errorf("%s names the empty file %q: write the secret into it", fileVar, file)
+		return "", false, fmt.Errorf("%s (%s) names the empty file %q: write the secret into it", fileVar, b.key, file)
 	}
 	return v, true, nil
 }
@@ -265,7 +372,7 @@ func (b binding) set(v string) error {
 			k, val, ok := strings.Cut(pair, "=")
 			k, val = strings.TrimSpace(k), strings.TrimSpace(val)
 			if !ok || k == "" || val == "" {
-				return fmt.Errorf("%s must be comma-separated key=value pairs, but %q is not one", b.env, pair)
+				return fmt.Errorf("%s (%s) must be comma-separated key=value pairs, but %q is not one", b.env, b.key, pair)
 			}
 			m[k] = val
 		}
@@ -273,19 +380,19 @@ func (b binding) set(v string) error {
 	case *bool:
 		x, err := strconv.ParseBool(v)
 		if err != nil {
-			return fmt.Errorf("%s must be true or false: %w", b.env, err)
+			return fmt.Errorf("%s (%s) must be true or false: %w", b.env, b.key, err)
 		}
 		*p = x
 	case *int:
 		x, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
-			return fmt.Errorf("%s must be a whole number: %w", b.env, err)
+			return fmt.Errorf("%s (%s) must be a whole number: %w", b.env, b.key, err)
 		}
 		*p = x
 	case *time.Duration:
 		x, err := time.ParseDuration(strings.TrimSpace(v))
 		if err != nil {
-			return fmt.Errorf("%s must be a duration such as 30s, 5m or 1h: %w", b.env, err)
+			return fmt.Errorf("%s (%s) must be a duration such as 30s, 5m or 1h: %w", b.env, b.key, err)
 		}
 		*p = x
 	default:

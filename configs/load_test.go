@@ -79,15 +79,15 @@ func TestLoadYAML(t *testing.T) {
 		{name: "empty file", yaml: ""},
 		{name: "only comments", yaml: "# nothing here\n"},
 		{name: "durations as strings", yaml: "shutdown_grace: 45s\nhandles:\n  renew_max: 1h30m\n"},
-		{name: "unknown top-level key", yaml: "listen: \":8080\"\nlisten_addr: \":1\"\n", want: []string{"line 2: field listen_addr not found"}},
-		{name: "unknown nested key", yaml: "metabase:\n  site_url: http://m\n  secret: x\n", want: []string{"line 3: field secret not found"}},
-		{name: "unknown policy key", yaml: "policy:\n  resources:\n    - dashboard: 1\n      lock_params: {}\n", want: []string{"field lock_params not found"}},
-		{name: "every unknown key reported", yaml: "a: 1\nb: 2\nlog:\n  lvl: x\n", want: []string{"field a not", "field b not", "field lvl not"}},
-		{name: "duration as a bare number", yaml: "shutdown_grace: 30\n", want: []string{"into time.Duration"}},
-		{name: "duration that does not parse", yaml: "shutdown_grace: soon\n", want: []string{"line 1: cannot unmarshal !!str `soon` into time.Duration"}},
+		{name: "unknown top-level key", yaml: "listen: \":8080\"\nlisten_addr: \":1\"\n", want: []string{"line 2: unknown key \"listen_addr\": did you mean \"listen\" (TENANTGATE_LISTEN)?"}},
+		{name: "unknown nested key", yaml: "metabase:\n  site_url: http://m\n  secret: x\n", want: []string{"line 3: unknown key \"metabase.secret\""}},
+		{name: "unknown policy key", yaml: "policy:\n  resources:\n    - dashboard: 1\n      lock_params: {}\n", want: []string{"unknown key \"policy.resources[0].lock_params\": did you mean \"policy.resources[0].locked_params\"?"}},
+		{name: "every unknown key reported", yaml: "a: 1\nb: 2\nlog:\n  lvl: x\n", want: []string{"unknown key \"a\"", "unknown key \"b\"", "unknown key \"log.lvl\": did you mean \"log.level\" (TENANTGATE_LOG_LEVEL)?"}},
+		{name: "duration as a bare number", yaml: "shutdown_grace: 30\n", want: []string{"shutdown_grace (TENANTGATE_SHUTDOWN_GRACE): expected a duration such as 30s, got a number"}},
+		{name: "duration that does not parse", yaml: "shutdown_grace: soon\n", want: []string{"line 1: shutdown_grace (TENANTGATE_SHUTDOWN_GRACE): expected a duration such as 30s, got a string"}},
 		{name: "duplicate key", yaml: "listen: \":1\"\nlisten: \":2\"\n", want: []string{"already defined"}},
 		{name: "not YAML", yaml: "listen: [\n", want: []string{"is not valid YAML"}},
-		{name: "not a mapping", yaml: "- a\n- b\n", want: []string{"cannot unmarshal"}},
+		{name: "not a mapping", yaml: "- a\n- b\n", want: []string{"the top level must be a mapping"}},
 		{name: "two documents", yaml: "listen: \":1\"\n---\nlisten: \":2\"\n", want: []string{"more than one YAML document"}},
 	}
 	for _, tc := range tests {
@@ -351,10 +351,10 @@ func TestEnvParseErrorsNameTheVariable(t *testing.T) {
 	})
 	_, err := Load("", env)
 	wantProblems(t, err,
-		"TENANTGATE_SHUTDOWN_GRACE must be a duration",
-		"TENANTGATE_SESSION_CACHE_SIZE must be a whole number",
-		"TENANTGATE_PASS_THROUGH must be true or false",
-		"TENANTGATE_HANDLE_TTL must be a duration",
+		"TENANTGATE_SHUTDOWN_GRACE (shutdown_grace) must be a duration",
+		"TENANTGATE_SESSION_CACHE_SIZE (session.cache_size) must be a whole number",
+		"TENANTGATE_PASS_THROUGH (pass_through.enabled) must be true or false",
+		"TENANTGATE_HANDLE_TTL (handles.ttl) must be a duration",
 	)
 	if !errors.Is(err, strconv.ErrSyntax) {
 		t.Errorf("err does not wrap strconv.ErrSyntax: %v", err)
@@ -406,15 +406,18 @@ func TestSecretFiles(t *testing.T) {
 }
 
 func TestSecretFileProblems(t *testing.T) {
+	keys := map[string]string{"MB_EMBEDDING_SECRET_KEY": "metabase.embedding_secret_key", "TENANTGATE_SESSION_JWT_SECRET": "session.jwt_secrets",
+		"TENANTGATE_HANDLE_SECRET": "handles.secrets", "METABASE_API_KEY": "metabase.api_key"}
 	for _, v := range []string{"MB_EMBEDDING_SECRET_KEY", "TENANTGATE_SESSION_JWT_SECRET", "TENANTGATE_HANDLE_SECRET", "METABASE_API_KEY"} {
+		key := keys[v]
 		t.Run(v+" and _FILE both set", func(t *testing.T) {
 			file := writeFile(t, "secret", "from-file")
 			_, err := Load("", envMap(map[string]string{v: "from-env", v + "_FILE": file}))
-			wantProblems(t, err, v+" and "+v+"_FILE are both set")
+			wantProblems(t, err, v+" and "+v+"_FILE ("+key+") are both set: set only one")
 		})
 		t.Run(v+"_FILE missing", func(t *testing.T) {
 			_, err := Load("", envMap(map[string]string{v + "_FILE": "/nonexistent/secret"}))
-			wantProblems(t, err, v+"_FILE: reading")
+			wantProblems(t, err, v+"_FILE ("+key+"): reading the "+v+" secret")
 			if !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("err does not wrap fs.ErrNotExist: %v", err)
 			}
@@ -422,7 +425,7 @@ func TestSecretFileProblems(t *testing.T) {
 		t.Run(v+"_FILE empty", func(t *testing.T) {
 			file := writeFile(t, "secret", "\n")
 			_, err := Load("", envMap(map[string]string{v + "_FILE": file}))
-			wantProblems(t, err, v+"_FILE names the empty file")
+			wantProblems(t, err, v+"_FILE ("+key+") names the empty file")
 		})
 	}
 }

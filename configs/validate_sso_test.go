@@ -60,5 +60,5 @@ func TestValidateSSO(t *testing.T) {
 
 func TestGroupMappingsFromEnv(t *testing.T) {
 	_, err := Load("", envMap(map[string]string{"TENANTGATE_SSO_GROUP_MAPPINGS": "customer"}))
-	wantProblems(t, err, `TENANTGATE_SSO_GROUP_MAPPINGS must be comma-separated key=value pairs, but "customer" is not one`)
+	wantProblems(t, err, `TENANTGATE_SSO_GROUP_MAPPINGS (sso.group_mappings) must be comma-separated key=value pairs, but "customer" is not one`)
 }

@@ -287,8 +287,8 @@ policy:
 		t.Errorf("LoadAndValidate returned a Config with its error")
 	}
 	wantProblems(t, err,
-		"field colour not found",
-		"TENANTGATE_SESSION_LEEWAY must be a duration",
+		"unknown key \"colour\"",
+		"TENANTGATE_SESSION_LEEWAY (session.leeway) must be a duration",
 		"both use \":8080\"",
 		"METABASE_SITE_URL (metabase.site_url) \"http://metabase:3000?x\" must not have a query",
 		"MB_EMBEDDING_SECRET_KEY (metabase.embedding_secret_key) must be Metabase's embedding secret key",
@@ -301,7 +301,7 @@ policy:
 func TestLoadAndValidateSkipsValidationOfAnUnreadableFile(t *testing.T) {
 	path := writeFile(t, "c.yaml", "listen: [\n")
 	_, err := LoadAndValidate(path, envMap(map[string]string{"TENANTGATE_SESSION_CACHE_SIZE": "x"}), ModeServe)
-	wantProblems(t, err, "is not valid YAML", "TENANTGATE_SESSION_CACHE_SIZE must be a whole number")
+	wantProblems(t, err, "is not valid YAML", "TENANTGATE_SESSION_CACHE_SIZE (session.cache_size) must be a whole number")
 }
 
 func TestLoadAndValidateSuccess(t *testing.T) {
