@@ -225,6 +225,21 @@ func (r *Report) Unsafe(kind string, id int) []Finding {
 	return out
 }
 
+// SSOUnsafe returns the critical findings of the SSO checks: a table some
+// group SSO users land in may view without the tenant's sandbox, or SSO
+// users are administrators. Any one of them lets every SSO user read other
+// tenants' rows through any card, so they concern SSO as a whole; static
+// embeds do not run under a user and are not concerned (contract §5).
+func (r *Report) SSOUnsafe() []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Severity == SeverityCritical && (f.Resource.Kind == KindTable || f.Resource.Kind == KindGroup) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // UnsafeResources lists the audited resources with a critical finding.
 func (r *Report) UnsafeResources() []Audited {
 	var out []Audited
