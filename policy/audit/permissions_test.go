@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -202,5 +203,18 @@ func TestPermissionGraphShapes(t *testing.T) {
 				t.Errorf("table findings = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestREADMEListsEveryCode: README's finding table documents every code.
+func TestREADMEListsEveryCode(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range audit.Codes {
+		if !strings.Contains(string(b), "| `"+string(c)+"` |") {
+			t.Errorf("README.md's audit table lacks %s", c)
+		}
 	}
 }
