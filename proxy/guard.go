@@ -118,6 +118,10 @@ func (g *Guard) Refresh(ctx context.Context) error {
 		g.log.Warn("audit: resource unsafe, the gate refuses it", zap.String("kind", a.Kind), zap.Int("id", a.ID),
 			zap.String("name", a.Name), zap.String("findings", describe(rep.Unsafe(a.Kind, a.ID))))
 	}
+	if fs := rep.SSOUnsafe(); len(fs) > 0 {
+		g.log.Warn("audit: SSO users can read tables without the tenant's sandbox, the gate refuses the SSO API",
+			zap.Int("findings", len(fs)), zap.String("findings_detail", describe(fs)))
+	}
 	g.log.Info("audit of Metabase done", zap.Int("audited", len(rep.Audited)), zap.Int("unsafe", len(unsafe)),
 		zap.Int("critical", rep.Summary.Critical), zap.Int("warning", rep.Summary.Warning))
 	return nil
@@ -160,6 +164,49 @@ func (g *Guard) Check(res auth.Resource) (ok bool, detail string) {
 	return true, ""
 }
 
+// CheckSSO reports whether SSO users' calls to the Metabase API may pass,
+// and if not, why. Group permissions are Metabase's own isolation for SSO
+// users, and they are additive: one group an SSO user is in (All Users
+// always) that may view a table unrestricted, or through a sandbox on
+// another attribute, opens that table through every card, dashboard and
+// ad-hoc query the user can reach, and the gate cannot tell from a URL
+// which tables a card reads. So while the last audit reports any such
+// table, or SSO users in an administrator group, every SSO API call is
+// refused; as for Check, so is every call before the first successful
+// audit, once it is older than MaxStaleness, and when it did not check
+// SSO at all. Static embeds do not run under a Metabase user, so group
+// permissions do not concern them (Check).
+func (g *Guard) CheckSSO() (ok bool, detail string) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	switch {
+	case g.report == nil:
+		return false, "SSO: no audit of Metabase has succeeded yet (" + orNone(g.lastErr) + ")"
+	case g.now().Sub(g.lastSuccess) > g.opts.MaxStaleness:
+		return false, fmt.Sprintf("SSO: the last successful audit of Metabase is %s old, more than TENANTGATE_AUDIT_MAX_STALENESS %s (last error: %s)",
+			g.now().Sub(g.lastSuccess).Round(time.Second), g.opts.MaxStaleness, orNone(g.lastErr))
+	case !g.report.SSOChecked:
+		return false, "SSO: the last audit did not check the groups and permissions of SSO users"
+	}
+	if fs := g.report.SSOUnsafe(); len(fs) > 0 {
+		return false, "SSO: " + describe(fs)
+	}
+	return true, ""
+}
+
+// ssoGuarded is the guard's decision on an SSO API call (CheckSSO):
+// allowed without a guard, else a resource-unsafe denial whose detail
+// (logged, never sent) names the findings.
+func (g *Gate) ssoGuarded() policy.Decision {
+	if g.guard == nil {
+		return policy.Decision{Allow: true, Reason: policy.ReasonAllowed}
+	}
+	if ok, detail := g.guard.CheckSSO(); !ok {
+		return policy.Decision{Reason: policy.ReasonResourceUnsafe, Detail: "audit guard: " + detail}
+	}
+	return policy.Decision{Allow: true, Reason: policy.ReasonAllowed}
+}
+
 // guarded turns a decision that allows res into a resource-unsafe denial
 // when the guard refuses res; the detail (logged, never sent) names the
 // findings. Without a guard, or for a denial, d stands.
@@ -173,13 +220,17 @@ func (g *Gate) guarded(res auth.Resource, d policy.Decision) policy.Decision {
 	return d
 }
 
-// describe lists findings for a log line: "code (dashcard N): problem; ...".
+// describe lists findings for a log line: "code (dashcard N): problem;
+// ..."; a table finding names its table and group.
 func describe(fs []audit.Finding) string {
 	parts := make([]string, len(fs))
 	for i, f := range fs {
 		parts[i] = string(f.Code)
-		if f.Dashcard != 0 {
+		switch {
+		case f.Dashcard != 0:
 			parts[i] += " (dashcard " + strconv.Itoa(f.Dashcard) + ")"
+		case f.Resource.Kind == audit.KindTable:
+			parts[i] += " (table " + strconv.Itoa(f.Resource.ID) + ", group " + strconv.Itoa(f.Group) + ")"
 		}
 		parts[i] += ": " + f.Problem
 	}
@@ -202,6 +253,9 @@ type GuardState struct {
 	// every resource is refused.
 	Stale  bool     `json:"stale"`
 	Unsafe []string `json:"unsafe_resources"`
+	// SSOUnsafe lists the SSO findings ("table 10, group 1") for which the
+	// gate refuses the SSO API (CheckSSO).
+	SSOUnsafe []string `json:"sso_unsafe,omitempty"`
 }
 
 // State reports the guard's state for /readyz.
@@ -222,6 +276,13 @@ func (g *Guard) State() GuardState {
 	st.Stale = g.now().Sub(g.lastSuccess) > g.opts.MaxStaleness
 	for _, a := range g.report.UnsafeResources() {
 		st.Unsafe = append(st.Unsafe, a.Kind+" "+strconv.Itoa(a.ID))
+	}
+	for _, f := range g.report.SSOUnsafe() {
+		where := f.Resource.Kind + " " + strconv.Itoa(f.Resource.ID)
+		if f.Resource.Kind == audit.KindTable {
+			where += ", group " + strconv.Itoa(f.Group)
+		}
+		st.SSOUnsafe = append(st.SSOUnsafe, where)
 	}
 	return st
 }

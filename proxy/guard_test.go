@@ -345,3 +345,182 @@ func TestNoGuardWorksAsBeforeAndWarnsOnce(t *testing.T) {
 		t.Errorf("unsafe resources = %v, want 0", got)
 	}
 }
+
+// guardedSSO is newSSOHarness with the audit guard on: the stand-in knows
+// the API key, the gate audits it (the first audit runs in Build), and
+// audits again when the test calls refresh.
+func guardedSSO(t *testing.T, tweak func(*configs.Config)) *harness {
+	t.Helper()
+	h := &harness{t: t, mb: metabasetest.New(metabasetest.Options{SecretKey: testMBKey, APIKey: testMBAPIKey, Sandboxing: true,
+		SSO: metabasetest.SSOOptions{SharedSecret: testSSOSecret, IdentityProviderURI: "http://app.example/sso", GroupSync: true}})}
+	h.mbSrv = httptest.NewServer(h.mb)
+	t.Cleanup(h.mbSrv.Close)
+	cfg := &configs.Config{}
+	cfg.Metabase.SiteURL = h.mbSrv.URL
+	cfg.Metabase.EmbeddingSecretKey = testMBKey
+	cfg.Metabase.APIKey = testMBAPIKey
+	cfg.Session.JWTSecrets = []configs.Secret{testSessionKey}
+	cfg.Handles.Secrets = []configs.Secret{testHandleKey}
+	cfg.FrameAncestors = []string{"'self'"}
+	cfg.PublicPrefix = testSSOPrefix
+	cfg.SSO = configs.SSOConfig{JWTSharedSecret: testSSOSecret, SealingKeys: []configs.Secret{testSealKey},
+		GroupMappings: map[string]string{appGroupCustom: embeddedGroup}, Dataset: true}
+	cfg.ApplyDefaults()
+	cfg.Audit.Interval = 10 * time.Minute // never fires during a test
+	cfg.Audit.MaxStaleness = 10 * time.Minute
+	if tweak != nil {
+		tweak(cfg)
+	}
+	h.start(cfg)
+	return h
+}
+
+// ssoCalls counts the requests Metabase received under an SSO session.
+func ssoCalls(mb *metabasetest.Server) int {
+	n := 0
+	for _, r := range mb.Requests() {
+		if r.Header.Get("X-Metabase-Session") != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestGuardRefusesSSOWhenGroupsReadUnfiltered: Metabase's permissions are
+// additive, so once All Users may view the orders table unrestricted,
+// every SSO user reads every tenant's orders whatever the embedded group's
+// sandbox says. The audit finds it from the permission graph, with or
+// without SSO groups configured, and from then on the gate refuses the
+// whole SSO API: Metabase receives no query. Static embeds, which run under
+// no user, are not concerned.
+func TestGuardRefusesSSOWhenGroupsReadUnfiltered(t *testing.T) {
+	for _, variant := range []struct {
+		name  string
+		tweak func(*configs.Config)
+	}{
+		{"mapped to the sandboxed group", nil},
+		{"no SSO groups configured", func(c *configs.Config) { c.SSO.GroupMappings = nil }},
+	} {
+		t.Run(variant.name, func(t *testing.T) {
+			h := guardedSSO(t, variant.tweak)
+			// The sample's planted hole (customers open to the embedded
+			// group) is closed first, so that only All Users matters.
+			if err := h.mb.AddSandbox(metabasetest.GroupEmbedded, metabasetest.TableCustomers, "organization_id"); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.refresh(); err != nil {
+				t.Fatal(err)
+			}
+			sess := ssoSession("alice", "acme", time.Hour)
+			cookie := cookieHeader(h.signIn(sess, "/"))
+			sdk := sdkHeader(h.sdkSignIn(sess))
+			p := testSSOPrefix
+			countCard := func(hdr http.Header) *httptest.ResponseRecorder {
+				return h.send("POST", p+"/api/card/3/query", sess, hdr, "{}")
+			}
+			all := len(metabasetest.Orders())
+			if w := countCard(cookie); variant.tweak == nil && (w.Code != 202 || fmt.Sprint(queryRows(t, w)) != "[[10]]") {
+				t.Fatalf("before the grant, acme's count = %d %.200s, want 202 [[10]]", w.Code, w.Body)
+			}
+
+			if err := h.mb.SetViewData(metabasetest.GroupAllUsers, metabasetest.TableOrders, metabasetest.ViewUnrestricted); err != nil {
+				t.Fatal(err)
+			}
+			// The hole is real: until the next audit, Metabase answers
+			// every tenant's orders.
+			if w := countCard(cookie); w.Code != 202 || fmt.Sprint(queryRows(t, w)) != fmt.Sprintf("[[%d]]", all) {
+				t.Fatalf("after the grant, before the audit: %d %.200s, want 202 [[%d]]", w.Code, w.Body, all)
+			}
+			if err := h.refresh(); err != nil {
+				t.Fatal(err)
+			}
+			before := ssoCalls(h.mb)
+			attacks := []struct {
+				name, method, path string
+				hdr                http.Header
+				body               string
+			}{
+				{"card query, cookie", "POST", "/api/card/3/query", cookie, "{}"},
+				{"card query, SDK", "POST", "/api/card/3/query", sdk, "{}"},
+				{"dashcard query", "POST", "/api/dashboard/2/dashcard/24/card/3/query", cookie, "{}"},
+				{"ad-hoc MBQL over orders", "POST", "/api/dataset", sdk, `{"database":1,"type":"query","query":{"source-table":10}}`},
+				{"dashboard JSON", "GET", "/api/dashboard/1", cookie, ""},
+				{"card JSON", "GET", "/api/card/3", sdk, ""},
+				{"table metadata", "GET", "/api/table/10/query_metadata", cookie, ""},
+				{"current user", "GET", "/api/user/current", sdk, ""},
+			}
+			for _, a := range attacks {
+				t.Run(a.name, func(t *testing.T) {
+					w := h.send(a.method, p+a.path, sess, a.hdr, a.body)
+					if w.Code != 403 || reason(w) != string(policy.ReasonResourceUnsafe) {
+						t.Errorf("%s %s = %d %q, want 403 resource-unsafe", a.method, a.path, w.Code, reason(w))
+					}
+				})
+			}
+			if n := ssoCalls(h.mb) - before; n != 0 {
+				t.Errorf("Metabase received %d SSO requests after the audit found the grant, want 0", n)
+			}
+			if w := h.send("GET", mintPath(p, metabasetest.DashboardOrders), sess, jsonAccept(), ""); w.Code != 200 {
+				t.Errorf("static embed mint = %d %s, want 200: group permissions do not concern static embeds", w.Code, w.Body)
+			}
+			if _, rz := readyz(t, h); strings.Join(rz.Audit.SSOUnsafe, ";") != "table 10, group 1" {
+				t.Errorf("/readyz sso_unsafe = %q, want table 10, group 1", rz.Audit.SSOUnsafe)
+			}
+			found := false
+			for _, e := range h.logs.FilterMessage("denied").All() {
+				m := e.ContextMap()
+				found = found || strings.Contains(fmt.Sprint(m["detail"]), "table-unrestricted (table 10, group 1)")
+			}
+			if !found {
+				t.Error("no denied log line names the finding (table-unrestricted, table 10, group 1)")
+			}
+
+			// Blocking All Users again, then the next audit, reopens SSO.
+			if err := h.mb.SetViewData(metabasetest.GroupAllUsers, 0, metabasetest.ViewBlocked); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.refresh(); err != nil {
+				t.Fatal(err)
+			}
+			if w := countCard(sdk); w.Code == 403 && reason(w) == string(policy.ReasonResourceUnsafe) {
+				t.Errorf("after the fix and the audit: %d %q, want the call passed to Metabase", w.Code, reason(w))
+			}
+		})
+	}
+}
+
+// TestGuardRefusesSSOWithoutAVerdict: before any successful audit, and
+// when the last one is too old, the SSO API is refused like every embed.
+func TestGuardRefusesSSOWithoutAVerdict(t *testing.T) {
+	h := guardedSSO(t, nil)
+	if err := h.mb.AddSandbox(metabasetest.GroupEmbedded, metabasetest.TableCustomers, "organization_id"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.refresh(); err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{}
+	clock.set(time.Now())
+	h.stack.Guard.setNow(clock.now)
+	if err := h.refresh(); err != nil {
+		t.Fatal(err)
+	}
+	sess := ssoSession("alice", "acme", time.Hour)
+	cookie := cookieHeader(h.signIn(sess, "/"))
+	call := func() *httptest.ResponseRecorder {
+		return h.send("POST", testSSOPrefix+"/api/card/3/query", sess, cookie, "{}")
+	}
+	if w := call(); w.Code != 202 {
+		t.Fatalf("fresh clean audit: %d %s, want 202", w.Code, w.Body)
+	}
+	clock.advance(11 * time.Minute)
+	if w := call(); w.Code != 403 || reason(w) != string(policy.ReasonResourceUnsafe) {
+		t.Errorf("stale audit: %d %q, want 403 resource-unsafe", w.Code, reason(w))
+	}
+	h.stack.Guard.mu.Lock()
+	h.stack.Guard.report = nil
+	h.stack.Guard.mu.Unlock()
+	if w := call(); w.Code != 403 || reason(w) != string(policy.ReasonResourceUnsafe) {
+		t.Errorf("no audit yet: %d %q, want 403 resource-unsafe", w.Code, reason(w))
+	}
+}

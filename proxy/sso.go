@@ -437,6 +437,10 @@ func (g *Gate) serveSSOAPI(w http.ResponseWriter, r *http.Request) {
 	if who == nil {
 		return
 	}
+	if d := g.ssoGuarded(); !d.Allow { // the audit's verdict on group permissions (guard.go)
+		g.deny(w, r, d)
+		return
+	}
 	sess, fromCookie, d := g.ssoSession(r, who, false)
 	g.decided(r, d)
 	if !d.Allow {

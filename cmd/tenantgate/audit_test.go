@@ -137,3 +137,90 @@ func TestAuditDispatch(t *testing.T) {
 		t.Errorf("run audit = %d, stderr %q; want 2 and the missing settings", code, errb.String())
 	}
 }
+
+// TestAuditCommandSSO: with SSO on, the audit reads the permission graph
+// for All Users even when no group mapping is configured.
+func TestAuditCommandSSO(t *testing.T) {
+	const golden = "testdata/audit_sso.golden.json"
+	grantOrders := func(mb *metabasetest.Server) error {
+		return mb.SetViewData(metabasetest.GroupAllUsers, metabasetest.TableOrders, metabasetest.ViewUnrestricted)
+	}
+	graphFails := func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/permissions/graph" {
+			return onlyClean(w, r)
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		return true
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		change   func(*metabasetest.Server) error
+		override func(http.ResponseWriter, *http.Request) bool
+		wantCode int
+		wantOut  []string
+		wantErr  []string
+		golden   string
+	}{
+		{"no groups, All Users blocked", nil, nil, nil, onlyClean, 0,
+			[]string{"No findings", `SSO checked: view-data of every table for "All Users" (1).`}, nil, ""},
+		{"no groups, All Users may view orders", nil, nil, grantOrders, onlyClean, 1, []string{
+			"CRITICAL  table-unrestricted  table 10 (public.orders)  database 1, group 1",
+			`may view table public.orders of database 1 (Orders warehouse) unrestricted`,
+			`Fix:  In Metabase, Admin > Permissions > Data: set View data for "All Users" (1) on database 1 (Orders warehouse) to Blocked`,
+		}, nil, ""},
+		{"no groups, json", []string{"--format", "json"}, nil, grantOrders, onlyClean, 1, nil, nil, golden},
+		{"a mapped group that may view customers", nil, map[string]string{"TENANTGATE_SSO_GROUP_MAPPINGS": "customer=Embedded customers"}, nil, onlyClean, 1,
+			[]string{"CRITICAL  table-unrestricted  table 11 (public.customers)  database 1, group 3", `"Embedded customers" (3)`}, nil, ""},
+		{"the graph failing", nil, nil, nil, graphFails, 2, nil, []string{"could not audit", "/api/permissions/graph answered 500"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mb := metabasetest.New(metabasetest.Options{SecretKey: strings.Repeat("ab", 32), APIKey: auditTestKey, Sandboxing: true})
+			mb.SetOverride(tt.override)
+			if tt.change != nil {
+				if err := tt.change(mb); err != nil {
+					t.Fatal(err)
+				}
+			}
+			srv := httptest.NewServer(mb)
+			defer srv.Close()
+			env := map[string]string{"METABASE_SITE_URL": srv.URL, "METABASE_API_KEY": auditTestKey,
+				"MB_JWT_SHARED_SECRET": strings.Repeat("cd", 32)}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			var out, errb bytes.Buffer
+			code := runAudit(tt.args, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &out, &errb)
+			if code != tt.wantCode {
+				t.Fatalf("exit code = %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out.String(), errb.String())
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
+				}
+			}
+			if tt.golden == "" {
+				return
+			}
+			if *update {
+				if err := os.WriteFile(tt.golden, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(tt.golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Errorf("JSON differs from %s (go test ./cmd/tenantgate -run TestAuditCommandSSO -update, then review):\n%s", tt.golden, out.String())
+			}
+		})
+	}
+}

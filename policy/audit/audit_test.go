@@ -90,7 +90,7 @@ var (
 		"published-resource-not-in-policy question 5",
 	}
 	ssoFindings = []string{
-		"table-without-sandbox table 11 group 3",
+		"table-unrestricted table 11 group 3",
 		"admin-group-embedded group 2 group 2",
 		"group-mapping-unknown sso 0 group 42",
 	}
@@ -206,7 +206,7 @@ func TestFixingMetabaseClearsTheFinding(t *testing.T) {
 		{"remove the public link", func() error { return s.SetPublicLink("card", mb.QuestionRevenueByStatus, "") }, "public-link question 2"},
 		{"sandbox the customers table", func() error {
 			return s.AddSandbox(mb.GroupEmbedded, mb.TableCustomers, "organization_id")
-		}, "table-without-sandbox table 11 group 3"},
+		}, "table-unrestricted table 11 group 3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -110,7 +110,9 @@ type Database struct {
 type Group struct {
 	ID   int    `json:"id"`
 	Name string `json:"name"`
-	// MagicGroupType is "admin" for Administrators on builds that send it.
+	// MagicGroupType is "admin" for Administrators, "all-internal-users"
+	// for All Users and "all-external-users" for All tenant users, on
+	// builds that send it.
 	MagicGroupType string `json:"magic_group_type"`
 }
 
@@ -163,9 +165,11 @@ type Snapshot struct {
 	PublicDashboards     []Listed
 	PublicCards          []Listed
 	Databases            []Database
-	// Groups and Sandboxes are read only when the SSO checks run.
-	Groups    []Group
-	Sandboxes []Sandbox
+	// Groups, Permissions and Sandboxes are read only when the SSO checks
+	// run.
+	Groups      []Group
+	Permissions *PermissionGraph
+	Sandboxes   []Sandbox
 }
 
 // Check runs every check of cfg over snap. It does no I/O.
@@ -190,7 +194,14 @@ func Check(cfg Config, snap *Snapshot) *Report {
 	if cfg.SSO != nil {
 		c.sso(*cfg.SSO)
 	}
-	return newReport(cfg, audited, c.findings)
+	r := newReport(cfg, audited, c.findings)
+	if cfg.SSO != nil {
+		r.SSOGroups = []CheckedGroup{}
+		for _, g := range c.checkedGroups {
+			r.SSOGroups = append(r.SSOGroups, CheckedGroup{ID: g.ID, Name: g.Name})
+		}
+	}
+	return r
 }
 
 type checker struct {
@@ -199,6 +210,8 @@ type checker struct {
 	inPolicy     map[Ref]bool
 	tenantFields map[int]bool
 	findings     []Finding
+	// checkedGroups are the groups whose permissions the SSO checks read.
+	checkedGroups []Group
 }
 
 func (c *checker) add(f Finding) { c.findings = append(c.findings, f) }
@@ -413,7 +426,8 @@ func publicLink(res Resource) Finding {
 		Fix:     fmt.Sprintf("In Metabase, open %s, Sharing > Public link, and remove the link; to stop it for good, turn off Admin settings > Public sharing.", res)}
 }
 
-// sso checks the groups SSO users land in and the sandboxes of every table.
+// sso checks the groups SSO users land in, and every table's view-data for
+// each of them and for All Users (permissions.go).
 func (c *checker) sso(s SSO) {
 	groups := map[int]Group{}
 	for _, g := range c.snap.Groups {
@@ -458,52 +472,28 @@ func (c *checker) sso(s SSO) {
 			}
 		}
 	}
+	// A JWT group that Metabase maps puts users in its groups even when
+	// tenantgate's configuration does not name it: check those too.
+	for _, name := range sortedKeys(s.GroupMappings) {
+		for _, id := range s.GroupMappings[name] {
+			addGroup(id)
+		}
+	}
 	slices.Sort(embedded)
 	for _, id := range embedded {
 		g, ok := groups[id]
 		if !ok {
 			continue
 		}
-		if g.ID == 2 || g.MagicGroupType == "admin" || g.Name == "Administrators" {
+		if isAdminGroup(g) {
 			c.add(Finding{Code: CodeAdminGroupEmbedded, Severity: SeverityCritical, Resource: Resource{Kind: KindGroup, ID: g.ID, Name: g.Name}, Group: g.ID,
 				Problem: fmt.Sprintf("SSO users are put in the administrator group %q (%d).", g.Name, g.ID),
 				Leak:    "Administrators bypass every sandbox and permission: each customer's users see every tenant's data and the admin settings.",
 				Fix:     "Remove the administrator group from jwt-group-mappings and from the groups the SSO JWT names; map customers to a sandboxed group."})
-			continue
-		}
-		c.sandboxes(g, s.TenantAttribute)
-	}
-}
-
-// sandboxes checks that group g has a sandbox on the tenant attribute for
-// every active table of every database. The permission graph is not read,
-// so a table the group cannot see at all is reported too.
-func (c *checker) sandboxes(g Group, attr string) {
-	for _, db := range c.snap.Databases {
-		for _, t := range db.Tables {
-			if !t.Active || (t.VisibilityType != nil && *t.VisibilityType == "retired") {
-				continue
-			}
-			i := slices.IndexFunc(c.snap.Sandboxes, func(s Sandbox) bool { return s.GroupID == g.ID && s.TableID == t.ID })
-			name := t.Name
-			if t.Schema != "" {
-				name = t.Schema + "." + t.Name
-			}
-			res := Resource{Kind: KindTable, ID: t.ID, Name: name}
-			switch {
-			case i < 0:
-				c.add(Finding{Code: CodeTableWithoutSandbox, Severity: SeverityCritical, Resource: res, Group: g.ID,
-					Problem: fmt.Sprintf("Table %s of database %d has no sandbox for the group %q (%d).", name, db.ID, g.Name, g.ID),
-					Leak:    "SSO users of that group query the table unfiltered: every tenant's rows.",
-					Fix:     fmt.Sprintf("In Metabase, Admin > Permissions > Data, set %s to Sandboxed for %q, filtering the tenant column by the user attribute %q (or block the table for the group).", name, g.Name, attr)})
-			case c.snap.Sandboxes[i].AttributeRemappings[attr] == nil:
-				c.add(Finding{Code: CodeTableWithoutSandbox, Severity: SeverityCritical, Resource: res, Group: g.ID,
-					Problem: fmt.Sprintf("The sandbox of table %s for the group %q (%d) does not filter by the user attribute %q.", name, g.Name, g.ID, attr),
-					Leak:    "The sandbox does not restrict rows to the user's tenant.",
-					Fix:     fmt.Sprintf("In Metabase, edit the sandbox of %s for %q and map the user attribute %q to the tenant column.", name, g.Name, attr)})
-			}
 		}
 	}
+	c.checkedGroups = c.ssoGroups(embedded)
+	c.permissions(c.checkedGroups, s.TenantAttribute)
 }
 
 func upperFirst(s string) string {

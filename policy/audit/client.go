@@ -62,8 +62,8 @@ func (c *Client) Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 // Snapshot reads the listings, every embeddable or policy dashboard and
-// question, the database metadata and, with cfg.SSO, the groups and
-// sandboxes. Any answer it cannot read fails the whole snapshot.
+// question, the database metadata and, with cfg.SSO, the groups, the data
+// permission graph and the sandboxes. Any answer it cannot read fails the whole snapshot.
 func (c *Client) Snapshot(ctx context.Context, cfg Config) (*Snapshot, error) {
 	s := &Snapshot{Dashboards: map[int]*Dashboard{}, Cards: map[int]*Card{}}
 	for _, l := range []struct {
@@ -130,7 +130,9 @@ func (c *Client) Snapshot(ctx context.Context, cfg Config) (*Snapshot, error) {
 	}
 	for _, db := range dbs.Data {
 		var md Database
-		if _, err := c.get(ctx, "/api/database/"+strconv.Itoa(db.ID)+"/metadata", &md); err != nil {
+		// Hidden tables are still queryable (SQL, existing cards), so the
+		// metadata must list them.
+		if _, err := c.get(ctx, "/api/database/"+strconv.Itoa(db.ID)+"/metadata?include_hidden=true", &md); err != nil {
 			return nil, err
 		}
 		s.Databases = append(s.Databases, md)
@@ -139,6 +141,13 @@ func (c *Client) Snapshot(ctx context.Context, cfg Config) (*Snapshot, error) {
 		if _, err := c.get(ctx, "/api/permissions/group", &s.Groups); err != nil {
 			return nil, err
 		}
+		// The graph is what SSO users may view, group by group; without it
+		// no table can be called safe, so a failure fails the audit.
+		var g PermissionGraph
+		if _, err := c.get(ctx, "/api/permissions/graph", &g); err != nil {
+			return nil, err
+		}
+		s.Permissions = &g
 		if _, err := c.get(ctx, "/api/mt/gtap", &s.Sandboxes); err != nil {
 			return nil, err
 		}
@@ -150,8 +159,9 @@ func (c *Client) Snapshot(ctx context.Context, cfg Config) (*Snapshot, error) {
 // 200, or one of also, for which dst is left alone.
 func (c *Client) get(ctx context.Context, path string, dst any, also ...int) (int, error) {
 	u := *c.BaseURL
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
-	u.RawPath, u.RawQuery = "", ""
+	p, query, _ := strings.Cut(path, "?")
+	u.Path = strings.TrimSuffix(u.Path, "/") + p
+	u.RawPath, u.RawQuery = "", query
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return 0, fmt.Errorf("audit: building GET %s: %w", path, err)

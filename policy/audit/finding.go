@@ -38,8 +38,13 @@ const (
 	CodePublishedResourceNotInPolicy Code = "published-resource-not-in-policy"
 	// CodePublicLink: a dashboard or question has a public link.
 	CodePublicLink Code = "public-link"
-	// CodeTableWithoutSandbox: an embedded SSO group can query a table that
-	// has no sandbox on the tenant attribute.
+	// CodeTableUnrestricted: a group SSO users land in (All Users always)
+	// may view a table unrestricted, which beats any sandbox: permissions
+	// are additive.
+	CodeTableUnrestricted Code = "table-unrestricted"
+	// CodeTableWithoutSandbox: a group SSO users land in may view a table
+	// through something other than a sandbox on the tenant attribute (a
+	// sandbox on another attribute, impersonation, an unknown level).
 	CodeTableWithoutSandbox Code = "table-without-sandbox"
 	// CodeAdminGroupEmbedded: SSO users would be put in an administrator group.
 	CodeAdminGroupEmbedded Code = "admin-group-embedded"
@@ -52,7 +57,7 @@ const (
 var Codes = []Code{
 	CodeTenantParamMissing, CodeTenantParamNotLocked, CodeDashcardNotWired, CodeEnabledParamFiltersTenant,
 	CodePolicyResourceNotPublished, CodePublishedResourceNotInPolicy, CodePublicLink,
-	CodeTableWithoutSandbox, CodeAdminGroupEmbedded, CodeGroupMappingUnknown,
+	CodeTableUnrestricted, CodeTableWithoutSandbox, CodeAdminGroupEmbedded, CodeGroupMappingUnknown,
 }
 
 // Severity ranks a finding. Critical findings leak another tenant's rows
@@ -97,10 +102,12 @@ type Finding struct {
 	Code     Code     `json:"code"`
 	Severity Severity `json:"severity"`
 	Resource Resource `json:"resource"`
-	// Dashcard, Parameter and Group narrow the place, when they apply.
+	// Dashcard, Parameter, Group and Database narrow the place, when they
+	// apply.
 	Dashcard  int    `json:"dashcard,omitempty"`
 	Parameter string `json:"parameter,omitempty"`
 	Group     int    `json:"group,omitempty"`
+	Database  int    `json:"database,omitempty"`
 	Problem   string `json:"problem"`
 	Leak      string `json:"leak"`
 	Fix       string `json:"fix"`
@@ -117,6 +124,12 @@ type Audited struct {
 	Safe bool `json:"safe"`
 }
 
+// CheckedGroup is a group the SSO checks read.
+type CheckedGroup struct {
+	ID   int    `json:"id"`
+	Name string `json:"name"`
+}
+
 // Summary counts findings by severity.
 type Summary struct {
 	Critical int `json:"critical"`
@@ -130,13 +143,16 @@ const FormatVersion = 1
 // Report is the result of an audit. Its JSON form is the stable output of
 // `tenantgate audit --format json`.
 type Report struct {
-	FormatVersion int           `json:"format_version"`
-	TenantParam   string        `json:"tenant_param"`
-	SSOChecked    bool          `json:"sso_checked"`
-	Audited       []Audited     `json:"audited"`
-	Findings      []Finding     `json:"findings"`
-	Summary       Summary       `json:"summary"`
-	byResource    map[ref][]int // indexes into Findings
+	FormatVersion int    `json:"format_version"`
+	TenantParam   string `json:"tenant_param"`
+	SSOChecked    bool   `json:"sso_checked"`
+	// SSOGroups are the groups whose view-data the SSO checks read: All
+	// Users and the groups SSO users are mapped to.
+	SSOGroups  []CheckedGroup `json:"sso_groups,omitempty"`
+	Audited    []Audited      `json:"audited"`
+	Findings   []Finding      `json:"findings"`
+	Summary    Summary        `json:"summary"`
+	byResource map[ref][]int  // indexes into Findings
 }
 
 type ref struct {
@@ -209,6 +225,21 @@ func (r *Report) Unsafe(kind string, id int) []Finding {
 	return out
 }
 
+// SSOUnsafe returns the critical findings of the SSO checks: a table some
+// group SSO users land in may view without the tenant's sandbox, or SSO
+// users are administrators. Any one of them lets every SSO user read other
+// tenants' rows through any card, so they concern SSO as a whole; static
+// embeds do not run under a user and are not concerned (contract §5).
+func (r *Report) SSOUnsafe() []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Severity == SeverityCritical && (f.Resource.Kind == KindTable || f.Resource.Kind == KindGroup) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // UnsafeResources lists the audited resources with a critical finding.
 func (r *Report) UnsafeResources() []Audited {
 	var out []Audited
@@ -258,7 +289,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	sso := "SSO checks skipped (not configured)"
 	if r.SSOChecked {
-		sso = "SSO checked"
+		names := make([]string, len(r.SSOGroups))
+		for i, g := range r.SSOGroups {
+			names[i] = fmt.Sprintf("%q (%d)", g.Name, g.ID)
+		}
+		sso = "SSO checked: view-data of every table for " + strings.Join(names, ", ")
 	}
 	fmt.Fprintf(tw, "\n%d critical, %d warning; %s.\n", r.Summary.Critical, r.Summary.Warning, sso)
 	return tw.Flush()
@@ -278,6 +313,9 @@ func where(f Finding) string {
 	}
 	if f.Parameter != "" {
 		parts = append(parts, "parameter "+f.Parameter)
+	}
+	if f.Database != 0 {
+		parts = append(parts, "database "+strconv.Itoa(f.Database))
 	}
 	if f.Group != 0 {
 		parts = append(parts, "group "+strconv.Itoa(f.Group))

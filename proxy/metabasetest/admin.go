@@ -125,14 +125,14 @@ func (s *Server) serveAdminAPI(w http.ResponseWriter, r *http.Request, rest stri
 		}
 		db := databaseJSON()
 		ts := []any{}
-		for _, t := range tables {
+		for _, t := range ct.allTables() {
 			ts = append(ts, t.json(true))
 		}
 		db["tables"] = ts
 		writeJSON(w, http.StatusOK, db)
 	case rest == "/table":
 		ts := []any{}
-		for _, t := range tables {
+		for _, t := range ct.allTables() {
 			j := t.json(false)
 			j["db"] = databaseJSON()
 			ts = append(ts, j)
@@ -166,12 +166,8 @@ func (s *Server) serveAdminAPI(w http.ResponseWriter, r *http.Request, rest stri
 		writeJSON(w, http.StatusOK, c.adminJSON())
 	case rest == "/mt/gtap":
 		s.serveSandboxes(w, r, ct)
-	case rest == "/permissions/group":
-		out := []any{}
-		for _, g := range groups {
-			out = append(out, map[string]any{"id": g.ID, "name": g.Name, "member_count": g.Members})
-		}
-		writeJSON(w, http.StatusOK, out)
+	case rest == "/permissions/group" || rest == "/permissions/graph":
+		s.servePermissions(w, rest, ct)
 	default:
 		writeText(w, http.StatusNotFound, msgNoEndpoint)
 	}
@@ -491,15 +487,19 @@ func (s *Server) SetPublicLink(model string, id int, uuid string) error {
 }
 
 // AddSandbox sandboxes table tableID for group groupID by the user
-// attribute attribute, remapped to the table's organization_id column.
+// attribute attribute, remapped to the table's organization_id column. As
+// when Metabase saves a "sandboxed" table, the table's stored view-data
+// for the group becomes unrestricted, and the graph shows it sandboxed.
 // Safe to call while serving.
 func (s *Server) AddSandbox(groupID, tableID int, attribute string) error {
-	i := slices.IndexFunc(tables, func(t table) bool { return t.ID == tableID })
-	if i < 0 {
-		return fmt.Errorf("metabasetest: no table %d", tableID)
-	}
-	fi := slices.IndexFunc(tables[i].Fields, func(f field) bool { return f.Name == "organization_id" })
 	return s.change(func(ct *content) error {
+		t, ok := ct.tableByID(tableID)
+		if !ok {
+			return fmt.Errorf("metabasetest: no table %d", tableID)
+		}
+		fi := slices.IndexFunc(t.Fields, func(f field) bool { return f.Name == "organization_id" })
+		ct.granular(groupID)
+		ct.access.view[groupID].tables[tableID] = ViewUnrestricted
 		next := 1
 		for _, sb := range ct.sandboxes {
 			if sb.GroupID == groupID && sb.TableID == tableID {
@@ -507,7 +507,7 @@ func (s *Server) AddSandbox(groupID, tableID int, attribute string) error {
 			}
 			next = max(next, sb.ID+1)
 		}
-		ct.sandboxes = append(ct.sandboxes, sandbox{ID: next, GroupID: groupID, TableID: tableID, Attribute: attribute, FieldID: tables[i].Fields[fi].ID})
+		ct.sandboxes = append(ct.sandboxes, sandbox{ID: next, GroupID: groupID, TableID: tableID, Attribute: attribute, FieldID: t.Fields[fi].ID})
 		return nil
 	})
 }

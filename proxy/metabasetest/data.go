@@ -386,15 +386,16 @@ type content struct {
 	cards      []card
 	dashboards []dashboard
 	sandboxes  []sandbox
+	access     access // permissions.go
 }
 
 // sampleContent is a deep copy of the sample cards and dashboards.
 func sampleContent() *content {
-	return (&content{cards: cards, dashboards: dashboards, sandboxes: sandboxes}).clone()
+	return (&content{cards: cards, dashboards: dashboards, sandboxes: sandboxes, access: sampleAccess()}).clone()
 }
 
 func (ct *content) clone() *content {
-	out := &content{cards: slices.Clone(ct.cards), dashboards: slices.Clone(ct.dashboards), sandboxes: slices.Clone(ct.sandboxes)}
+	out := &content{cards: slices.Clone(ct.cards), dashboards: slices.Clone(ct.dashboards), sandboxes: slices.Clone(ct.sandboxes), access: ct.access.clone()}
 	for i := range out.cards {
 		c := &out.cards[i]
 		c.Params = slices.Clone(c.Params)

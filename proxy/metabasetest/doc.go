@@ -58,16 +58,19 @@
 // /api/card/{id} (with enable_embedding, embedding_params, parameters,
 // dashcards[].parameter_mappings, public_uuid), /api/dashboard|card/
 // embeddable and /public, /api/mt/gtap (only with Options.Sandboxing, else
-// 403 as without the Enterprise feature) and /api/permissions/group.
-// Database 1 holds the tables orders (TableOrders, 10) and customers
-// (TableCustomers, 11). Groups: All Users (1), Administrators (2) and
-// Embedded customers (GroupEmbedded, 3). One sandbox: the embedded group
-// sees orders filtered by the organization_id attribute; customers has
-// none.
+// 403 as without the Enterprise feature), /api/permissions/group and
+// /api/permissions/graph (permissions.go). Database 1 holds the tables
+// orders (TableOrders, 10) and customers (TableCustomers, 11). Groups: All
+// Users (1), Administrators (2) and Embedded customers (GroupEmbedded, 3).
+// All Users is blocked; the embedded group sees orders through one
+// sandbox on the organization_id attribute and customers unrestricted.
+// Permissions are additive, in the graph and in queries: a group that may
+// view orders unrestricted (SetViewData) beats the sandbox.
 //
 // Each Server serves its own copy of the content. Tests change it while
 // serving with WireDashcard (an editor wiring a card: "fixing" the leaky
-// dashboard), SetEmbeddingParam, SetPublicLink and AddSandbox; a request
+// dashboard), SetEmbeddingParam, SetPublicLink, AddSandbox, SetViewData
+// and AddTable; a request
 // sees one snapshot from start to end. SetOverride makes any endpoint fail.
 //
 // # JWT SSO and sessions
