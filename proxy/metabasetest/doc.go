@@ -101,7 +101,8 @@
 // not a health check sets the site URL from its Origin, else its
 // X-Forwarded-Host, else its Host (siteurl.go, Metabase's
 // maybe-set-site-url), and the export redirect and the public settings'
-// "site-url" are built from it. Tests read it with SiteURL.
+// "site-url" are built from it, and SSO accepts an absolute return_to on
+// its host only. Tests read it with SiteURL.
 //
 // # Choices where the contract is silent
 //

@@ -18,7 +18,8 @@ import (
 // redirects from it (the export redirect of /embed/question/{token}.csv,
 // "site-url" in the public settings). So whoever sends the first request
 // chooses where Metabase sends browsers, unless the proxy in front of it
-// decides those headers.
+// decides those headers; and the SSO open-redirect check (check-sso-redirect)
+// accepts any return_to on the site URL's host.
 
 // siteURLState is the setting, read and set under its lock.
 type siteURLState struct {
@@ -107,6 +108,17 @@ func validSiteHost(hostport string) bool {
 		}
 	}
 	return true
+}
+
+// siteHost is the site URL's host name (no port), as java.net.URI's
+// getHost reads it: "" while the site URL is unset. Metabase's SSO accepts
+// an absolute return_to only on this host (check-sso-redirect).
+func (s *Server) siteHost() string {
+	u, err := url.Parse(s.SiteURL())
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // siteLink is (format "%s..." (site-url) ...): a path under the site URL,

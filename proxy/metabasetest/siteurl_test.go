@@ -3,8 +3,10 @@ package metabasetest
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSiteURLFromFirstRequest: with no MB_SITE_URL, the first request that
@@ -84,5 +86,31 @@ func TestSiteURLBuildsLinks(t *testing.T) {
 	s.ServeHTTP(w, httptest.NewRequest("GET", "/api/session/properties", nil))
 	if body := w.Body.String(); !strings.Contains(body, `"site-url":"https://evil.example"`) {
 		t.Errorf("public settings lack the adopted site URL: %s", body)
+	}
+}
+
+// TestSiteURLDecidesSSORedirects: an absolute return_to passes Metabase's
+// open-redirect check exactly when its host is the site URL's, so whoever
+// chose the site URL chose where SSO may send a signed-in browser.
+func TestSiteURLDecidesSSORedirects(t *testing.T) {
+	for _, tc := range []struct {
+		name, siteURL, returnTo string
+		want                    int
+	}{
+		{"the site URL's host", "https://evil.example", "https://evil.example/steal", http.StatusFound},
+		{"the site URL's host, another port", "https://evil.example", "http://evil.example:8080/steal", http.StatusFound},
+		{"another host", "https://app.example.com", "https://evil.example/steal", http.StatusBadRequest},
+		{"relative", "https://app.example.com", "/dashboard/1", http.StatusFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(Options{SecretKey: testSecret, SiteURL: tc.siteURL, Now: func() time.Time { return testNow },
+				SSO: SSOOptions{SharedSecret: testSSOSecret, IdentityProviderURI: "http://app.example/sso"}})
+			r := httptest.NewRequest("GET", "/auth/sso?jwt="+ssoJWT(alice(nil))+"&return_to="+url.QueryEscape(tc.returnTo), nil)
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Errorf("status %d %s, want %d", w.Code, w.Body, tc.want)
+			}
+		})
 	}
 }
