@@ -30,6 +30,7 @@ type Config struct {
 	Listen         string        `yaml:"listen"`          // TENANTGATE_LISTEN, default ":8080"
 	AdminListen    string        `yaml:"admin_listen"`    // TENANTGATE_ADMIN_LISTEN, default ":9090"
 	PublicPrefix   string        `yaml:"public_prefix"`   // TENANTGATE_PUBLIC_PREFIX, default "" (e.g. "/analytics")
+	PublicURL      string        `yaml:"public_url"`      // TENANTGATE_PUBLIC_URL, default "": the gate's origin as browsers see it (e.g. "https://app.example.com"), the only X-Forwarded-Host/-Proto Metabase gets
 	FrameAncestors []string      `yaml:"frame_ancestors"` // TENANTGATE_FRAME_ANCESTORS, space-separated; default none ('none')
 	TrustedProxies []string      `yaml:"trusted_proxies"` // TENANTGATE_TRUSTED_PROXIES, comma-separated CIDRs whose X-Forwarded-* are kept
 	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`  // TENANTGATE_SHUTDOWN_GRACE, default 30s

@@ -230,6 +230,7 @@ func (c *Config) bindings() []binding {
 		{"TENANTGATE_LISTEN", "listen", &c.Listen, ""},
 		{"TENANTGATE_ADMIN_LISTEN", "admin_listen", &c.AdminListen, ""},
 		{"TENANTGATE_PUBLIC_PREFIX", "public_prefix", &c.PublicPrefix, ""},
+		{"TENANTGATE_PUBLIC_URL", "public_url", &c.PublicURL, ""},
 		{"TENANTGATE_FRAME_ANCESTORS", "frame_ancestors", &c.FrameAncestors, " "},
 		{"TENANTGATE_TRUSTED_PROXIES", "trusted_proxies", &c.TrustedProxies, ","},
 		{"TENANTGATE_SHUTDOWN_GRACE", "shutdown_grace", &c.ShutdownGrace, ""},

@@ -126,6 +126,7 @@ var envCases = []struct {
 	{"TENANTGATE_LISTEN", "127.0.0.1:1001", func(c *Config) any { return c.Listen }, "127.0.0.1:1001"},
 	{"TENANTGATE_ADMIN_LISTEN", ":1002", func(c *Config) any { return c.AdminListen }, ":1002"},
 	{"TENANTGATE_PUBLIC_PREFIX", "/bi", func(c *Config) any { return c.PublicPrefix }, "/bi"},
+	{"TENANTGATE_PUBLIC_URL", "https://bi.example.com", func(c *Config) any { return c.PublicURL }, "https://bi.example.com"},
 	{"TENANTGATE_FRAME_ANCESTORS", " https://a.example  'self'\thttps://b.example:8443 ", func(c *Config) any { return c.FrameAncestors }, []string{"https://a.example", "'self'", "https://b.example:8443"}},
 	{"TENANTGATE_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.0.1,,", func(c *Config) any { return c.TrustedProxies }, []string{"10.0.0.0/8", "192.168.0.1"}},
 	{"TENANTGATE_SHUTDOWN_GRACE", "41s", func(c *Config) any { return c.ShutdownGrace }, 41 * time.Second},
@@ -201,6 +202,7 @@ func TestEnvOverridesEveryField(t *testing.T) {
 listen: ":9"
 admin_listen: ":10"
 public_prefix: "/yaml"
+public_url: "https://yaml.example"
 frame_ancestors: ["https://yaml.example"]
 trusted_proxies: ["1.1.1.1"]
 shutdown_grace: 1s

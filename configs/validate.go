@@ -158,6 +158,7 @@ func (c *Config) validateServer(p *problems) {
 		p.addf("TENANTGATE_LISTEN (listen) and TENANTGATE_ADMIN_LISTEN (admin_listen) both use %q: give the admin listener (metrics, health) its own port", c.Listen)
 	}
 	checkPrefix(p, c.PublicPrefix)
+	checkPublicURL(p, c.PublicURL)
 	for i, a := range c.FrameAncestors {
 		checkFrameAncestor(p, i, a)
 	}
@@ -439,6 +440,24 @@ func checkPrefix(p *problems, prefix string) {
 	if len(why) > 0 {
 		p.addf("%s %q must be empty or a path such as /analytics: it must %s", name, prefix, strings.Join(why, ", "))
 	}
+}
+
+// checkPublicURL reports a public URL that is not "" or an origin. It is
+// written into X-Forwarded-Host and X-Forwarded-Proto, which Metabase may
+// adopt as its site URL, so only what isOrigin accepts goes through.
+func checkPublicURL(p *problems, v string) {
+	if v == "" || isOrigin(v) {
+		return
+	}
+	p.addf("TENANTGATE_PUBLIC_URL (public_url) %q is not an origin: use scheme://host[:port] with http or https and nothing after the host (no path, no trailing slash, no user, query or fragment), e.g. https://app.example.com; the path goes in TENANTGATE_PUBLIC_PREFIX", redactUserinfo(v))
+}
+
+// redactUserinfo keeps a password someone put in a URL out of a message.
+func redactUserinfo(v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return v
 }
 
 func isUnreservedPathRune(r rune) bool {

@@ -22,6 +22,8 @@ func TestValidConfigPasses(t *testing.T) {
 		{"demo without handle secret", ModeDemo, func(c *Config) { c.Handles.Secrets = nil }},
 		{"several handle secrets", ModeServe, func(c *Config) { c.Handles.Secrets = []Secret{testHandle, testHandle + "-old"} }},
 		{"prefix", ModeServe, func(c *Config) { c.PublicPrefix = "/analytics/v1.2_x~y" }},
+		{"public URL", ModeServe, func(c *Config) { c.PublicURL = "https://app.example.com" }},
+		{"public URL with port, over http", ModeServe, func(c *Config) { c.PublicURL = "http://127.0.0.1:8080" }},
 		{"frame ancestors", ModeServe, func(c *Config) {
 			c.FrameAncestors = []string{"'self'", "https://app.example.com", "http://localhost:3000", "https://[::1]:8443", "http://127.0.0.1"}
 		}},
@@ -114,6 +116,14 @@ func TestValidateRules(t *testing.T) {
 		{"prefix dot segment", ModeServe, func(c *Config) { c.PublicPrefix = "/a/." }, []string{`not contain a "." segment`}},
 		{"prefix escape", ModeServe, func(c *Config) { c.PublicPrefix = "/a%2fb" }, []string{"use only letters, digits and - . _ ~ /"}},
 		{"prefix several faults in one problem", ModeServe, func(c *Config) { c.PublicPrefix = "a//b/" }, []string{`it must start with "/", not end with "/", not contain "//"`}},
+		{"public URL with path", ModeServe, func(c *Config) { c.PublicURL = "https://app.example.com/analytics" }, []string{`TENANTGATE_PUBLIC_URL (public_url) "https://app.example.com/analytics" is not an origin: use scheme://host[:port]`}},
+		{"public URL trailing slash", ModeServe, func(c *Config) { c.PublicURL = "https://app.example.com/" }, []string{"(public_url) \"https://app.example.com/\" is not an origin"}},
+		{"public URL without scheme", ModeServe, func(c *Config) { c.PublicURL = "app.example.com" }, []string{"(public_url) \"app.example.com\" is not an origin"}},
+		{"public URL other scheme", ModeServe, func(c *Config) { c.PublicURL = "ws://app.example.com" }, []string{"(public_url) \"ws://app.example.com\" is not an origin"}},
+		{"public URL with query", ModeServe, func(c *Config) { c.PublicURL = "https://app.example.com?x=1" }, []string{"(public_url) \"https://app.example.com?x=1\" is not an origin"}},
+		{"public URL with fragment", ModeServe, func(c *Config) { c.PublicURL = "https://app.example.com#x" }, []string{"is not an origin"}},
+		{"public URL with a comma", ModeServe, func(c *Config) { c.PublicURL = "https://app.example.com,evil.example" }, []string{"is not an origin"}},
+		{"public URL with user info, password not quoted", ModeServe, func(c *Config) { c.PublicURL = "https://admin:hunter2@app.example.com" }, []string{"(public_url) \"https://admin:xxxxx@app.example.com\" is not an origin"}},
 		{"frame ancestor with path", ModeServe, func(c *Config) { c.FrameAncestors = []string{"https://app.example.com/"} }, []string{"TENANTGATE_FRAME_ANCESTORS (frame_ancestors[0]) \"https://app.example.com/\" is not an origin"}},
 		{"frame ancestor without scheme", ModeServe, func(c *Config) { c.FrameAncestors = []string{"'self'", "app.example.com"} }, []string{"(frame_ancestors[1]) \"app.example.com\" is not an origin"}},
 		{"frame ancestor other scheme", ModeServe, func(c *Config) { c.FrameAncestors = []string{"ws://app.example.com"} }, []string{"is not an origin"}},

@@ -29,6 +29,7 @@ const (
 	ReasonMethodNotAllowed    Reason = "method-not-allowed"
 	ReasonMalformedRequest    Reason = "malformed-request"
 	ReasonRequestTooLarge     Reason = "request-too-large"
+	ReasonUpgradeNotAllowed   Reason = "upgrade-not-allowed"
 	ReasonIdentityUnavailable Reason = "identity-unavailable"
 	ReasonRateLimited         Reason = "rate-limited"
 	ReasonUpstreamUnavailable Reason = "upstream-unavailable"
@@ -51,7 +52,7 @@ var Reasons = []Reason{
 	ReasonHandleInvalid, ReasonHandleExpired, ReasonTokenInvalid,
 	ReasonResourceNotAllowed, ReasonResourceUnsafe, ReasonParamNotAllowed, ReasonDownloadNotAllowed,
 	ReasonListingNotAllowed, ReasonRouteNotAllowed, ReasonMethodNotAllowed,
-	ReasonMalformedRequest, ReasonRequestTooLarge, ReasonIdentityUnavailable, ReasonRateLimited,
+	ReasonMalformedRequest, ReasonRequestTooLarge, ReasonUpgradeNotAllowed, ReasonIdentityUnavailable, ReasonRateLimited,
 	ReasonUpstreamUnavailable, ReasonUpstreamTimeout, ReasonInternal,
 	ReasonSSORequired, ReasonSSOSessionInvalid, ReasonSSOSessionExpired, ReasonSSOSessionMismatch,
 	ReasonSSOTokenInvalid, ReasonSSOExchangeFailed,
@@ -81,6 +82,7 @@ var reasonInfo = map[Reason]struct {
 	ReasonMethodNotAllowed:    {http.StatusMethodNotAllowed, "This method is not allowed on this path."},
 	ReasonMalformedRequest:    {http.StatusBadRequest, "The request path or query is malformed."},
 	ReasonRequestTooLarge:     {http.StatusRequestHeaderFieldsTooLarge, "The request is too large."},
+	ReasonUpgradeNotAllowed:   {http.StatusBadRequest, "The analytics gateway does not switch protocols (WebSocket, h2c): send plain HTTP requests."},
 	ReasonIdentityUnavailable: {http.StatusServiceUnavailable, "The gateway could not check your session right now. Try again shortly."},
 	ReasonRateLimited:         {http.StatusTooManyRequests, "Your organization is sending too many analytics requests right now. Try again in a moment."},
 	ReasonUpstreamUnavailable: {http.StatusBadGateway, "Analytics are unavailable right now. Try again shortly."},

@@ -129,7 +129,7 @@ func New(o Options) (*Gate, error) {
 	if g.guard == nil {
 		g.log.Warn("no METABASE_API_KEY: the gate cannot see how dashboards are wired, so it cannot refuse one whose card ignores the tenant (metabase#59677); set it to turn the audit guard on")
 	}
-	g.handler = g.observe(g.router())
+	g.handler = g.observe(g.refuseUpgrades(g.router()))
 	return g, nil
 }
 

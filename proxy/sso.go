@@ -38,7 +38,7 @@ const (
 )
 
 // ssoCookieName is the sealed session cookie. The gate strips every Cookie
-// header before Metabase (strippedRequestHeaders), this one included, and
+// header before Metabase (forwardedHeaders), this one included, and
 // removes it from what the identity source sees.
 const ssoCookieName = "tenantgate_sso"
 

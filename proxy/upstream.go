@@ -61,10 +61,13 @@ func (b *bufferPool) Put(x []byte) {
 
 func newBufferPool() *bufferPool { return &bufferPool{c: make(chan []byte, 1024)} }
 
+// newReverseProxy builds the one reverse proxy to Metabase, over rt
+// wrapped so that no protocol switch ever reaches it (upgrade.go).
 func (g *Gate) newReverseProxy(rt http.RoundTripper) *httputil.ReverseProxy {
+	fw := g.newForwarding()
 	return &httputil.ReverseProxy{
-		Rewrite:        g.rewrite,
-		Transport:      rt,
+		Rewrite:        func(pr *httputil.ProxyRequest) { g.rewrite(pr, &fw) },
+		Transport:      noSwitchTransport{rt},
 		BufferPool:     newBufferPool(),
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.upstreamError,

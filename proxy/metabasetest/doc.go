@@ -98,6 +98,15 @@
 // /collection/..., /search) are served, to anyone, only with SSO on. Tests
 // read User, SessionUser and SessionKeys, and end sessions with EndSessions.
 //
+// # Site URL
+//
+// With Options.SiteURL unset (no MB_SITE_URL), the first request that is
+// not a health check sets the site URL from its Origin, else its
+// X-Forwarded-Host, else its Host (siteurl.go, Metabase's
+// maybe-set-site-url), and the export redirect and the public settings'
+// "site-url" are built from it, and SSO accepts an absolute return_to on
+// its host only. Tests read it with SiteURL.
+//
 // # Choices where the contract is silent
 //
 // Values the JVM would word (a header that is not JSON, a non-object

@@ -42,6 +42,9 @@ type Options struct {
 	// SSO configures JWT SSO and the session API (see sso.go); the zero
 	// value has JWT SSO off.
 	SSO SSOOptions
+	// SiteURL is MB_SITE_URL. Empty: the first request sets the site URL
+	// from its headers (siteurl.go).
+	SiteURL string
 }
 
 // Request is what the stand-in recorded of one request it received.
@@ -76,7 +79,8 @@ type Server struct {
 	data atomic.Pointer[content]
 	cmu  sync.Mutex
 
-	sso ssoState // SSO users and sessions
+	sso  ssoState     // SSO users and sessions
+	site siteURLState // the site URL adopted from the first request
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -161,6 +165,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.reqs = append(s.reqs, rec)
 	s.mu.Unlock()
+	s.maybeSetSiteURL(r)
 
 	sw := &statusWriter{ResponseWriter: w, onStatus: func(code int) {
 		s.mu.Lock()
@@ -287,7 +292,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, path string) {
 		if seg, isQuestion := strings.CutPrefix(rest, "question/"); isQuestion && !strings.Contains(seg, "/") {
 			if token, format, ok := exportRedirect(seg); ok {
 				s.securityHeaders(w.Header(), true, "")
-				loc := "http://" + r.Host + "/api/embed/card/" + token + "/query/" + format
+				loc := s.siteLink("/api/embed/card/" + token + "/query/" + format)
 				if r.URL.RawQuery != "" || r.URL.ForceQuery {
 					loc += "?" + r.URL.RawQuery
 				}
@@ -353,7 +358,7 @@ func (s *Server) publicSettings(r *http.Request) map[string]any {
 	return map[string]any{
 		"version":                           map[string]any{"tag": Version, "hash": "standin", "date": "2026-01-01"},
 		"site-name":                         "Metabase stand-in",
-		"site-url":                          "http://" + r.Host,
+		"site-url":                          nilIfEmpty(s.SiteURL()),
 		"site-locale":                       "en",
 		"application-name":                  "Metabase",
 		"available-locales":                 [][]string{{"en", "English"}},

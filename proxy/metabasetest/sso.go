@@ -277,7 +277,7 @@ func (s *Server) serveAuthSSO(w http.ResponseWriter, r *http.Request) {
 		rt := q.Get("return_to")
 		if rt != "" {
 			u, err := url.Parse(rt)
-			if err != nil || (u.IsAbs() || u.Host != "") && u.Host != r.Host {
+			if err != nil || (u.IsAbs() || u.Host != "") && u.Hostname() != s.siteHost() { // check-sso-redirect: the site URL's host
 				writeText(w, http.StatusBadRequest, msgInvalidRedirect)
 				return
 			}
