@@ -90,6 +90,7 @@ func runDemo(ctx context.Context, listen string, stdout io.Writer, ready func(ba
 		"TENANTGATE_SESSION_JWT_SECRET": sessionSecret,
 		"TENANTGATE_HANDLE_SECRET":      randomHex(32),
 		"TENANTGATE_PUBLIC_PREFIX":      "/analytics",
+		"TENANTGATE_PUBLIC_URL":         base, // the app's origin: the gate is mounted on it
 		"TENANTGATE_FRAME_ANCESTORS":    "'self'",
 		"TENANTGATE_SESSION_COOKIE":     "demo_session",
 		"TENANTGATE_LISTEN":             gateLn.Addr().String(),
