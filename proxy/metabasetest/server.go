@@ -42,6 +42,10 @@ type Options struct {
 	// SSO configures JWT SSO and the session API (see sso.go); the zero
 	// value has JWT SSO off.
 	SSO SSOOptions
+	// LegacyPathParams puts a legacy path normaliser in front (see
+	// pathnorm.go): each segment's ";params" is removed, then dot segments
+	// are resolved, before routing. Requests are recorded as received.
+	LegacyPathParams bool
 }
 
 // Request is what the stand-in recorded of one request it received.
@@ -169,6 +173,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}}
 	if f := s.override.Load(); f != nil && (*f)(sw, r) {
 		return
+	}
+	if s.opts.LegacyPathParams {
+		path = legacyNormalize(path)
 	}
 	s.serve(sw, r, path)
 }
