@@ -154,3 +154,17 @@ func FuzzParseEmbedPath(f *testing.F) {
 		}
 	})
 }
+
+// TestEmbedPathAllocs: the hot path (every chart's query) parses without
+// allocating and rebuilds the upstream path in one allocation.
+func TestEmbedPathAllocs(t *testing.T) {
+	long := strings.Repeat("a", 300) + ".b.c"
+	path := "/api/embed/dashboard/" + long + "/dashcard/11/card/1"
+	if n := testing.AllocsPerRun(100, func() { _, _ = ParseEmbedPath(path, 4096) }); n != 0 {
+		t.Errorf("ParseEmbedPath allocates %v times, want 0", n)
+	}
+	p, _ := ParseEmbedPath(path, 4096)
+	if n := testing.AllocsPerRun(100, func() { _ = p.WithToken(long) }); n != 1 {
+		t.Errorf("WithToken allocates %v times, want 1", n)
+	}
+}
