@@ -68,19 +68,27 @@ var pathClass = func() (t [256]uint8) {
 }()
 
 // CleanPath checks a request's escaped path, public prefix included,
-// against what every route shares: it is absolute, its bytes are
-// [A-Za-z0-9_.-] and "/", with "%" and !'()*~ only in the last segment of a
-// values search (prefix/api/embed/.../search/{here}), and no segment is
-// empty or made of dots only. It runs on every request before the router:
-// a table lookup per byte, no allocation. Each route's own parser then
-// checks its segments' kinds.
+// against what every route shares: it is absolute, no segment is empty or
+// made of dots only, and below the prefix its bytes are [A-Za-z0-9_.-] and
+// "/", with "%" and !'()*~ only in the last segment of a values search
+// (/api/embed/.../search/{here}). The prefix itself is the operator's
+// (configs checks it), matched literally by the router and never
+// forwarded. It runs on every request before the router: a table lookup
+// per byte, no allocation. Each route's own parser then checks its
+// segments' kinds.
 func CleanPath(escaped, prefix string) error {
 	if escaped == "" || escaped[0] != '/' {
 		return ErrPathSegment
 	}
+	below, under := escaped, true
+	if prefix != "" {
+		if under = strings.HasPrefix(escaped, prefix); under {
+			below = escaped[len(prefix):]
+		}
+	}
 	extra := -1
-	for i := 0; i < len(escaped); i++ {
-		switch pathClass[escaped[i]] {
+	for i := 0; i < len(below); i++ {
+		switch pathClass[below[i]] {
 		case byteRefused:
 			return ErrPathBytes
 		case byteSearch:
@@ -89,7 +97,7 @@ func CleanPath(escaped, prefix string) error {
 			}
 		}
 	}
-	if extra >= 0 && !inSearchSegment(escaped, prefix, extra) {
+	if extra >= 0 && (!under || !inSearchSegment(below, extra)) {
 		return ErrPathBytes
 	}
 	if escaped == "/" {
@@ -112,12 +120,11 @@ func CleanPath(escaped, prefix string) error {
 }
 
 // inSearchSegment reports whether index at lies in the last segment of
-// escaped, that segment follows "/search/", and the path is under
-// prefix+"/api/embed/".
-func inSearchSegment(escaped, prefix string, at int) bool {
-	last := strings.LastIndexByte(escaped, '/')
-	return at > last && strings.HasSuffix(escaped[:last], "/search") &&
-		strings.HasPrefix(escaped, prefix) && strings.HasPrefix(escaped[len(prefix):], "/api/embed/")
+// path (below the prefix), that segment follows "/search/", and the path
+// is under "/api/embed/".
+func inSearchSegment(path string, at int) bool {
+	last := strings.LastIndexByte(path, '/')
+	return at > last && last >= 0 && strings.HasSuffix(path[:last], "/search") && strings.HasPrefix(path, "/api/embed/")
 }
 
 // dotsOnly reports whether seg is empty or made of dots only ("." and ".."

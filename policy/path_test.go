@@ -17,6 +17,11 @@ func TestCleanPath(t *testing.T) {
 		{"asset", "/app/dist/app-main.4f2a.js", "", nil},
 		{"search escapes", "/api/embed/card/" + tok + "/params/p/search/O'Brien%20(x)", "", nil},
 		{"search escapes under the prefix", "/analytics/api/embed/card/" + tok + "/params/p/search/a%20b", "/analytics", nil},
+		{"prefix with a tilde (configs allows it)", "/bi~x/app/dist/app.js", "/bi~x", nil},
+		{"tilde right after the prefix", "/analytics~x/app/dist/app.js", "/analytics", ErrPathBytes},
+		{"semicolon right after the prefix", "/analytics;x/app/dist/app.js", "/analytics", ErrPathBytes},
+		{"dot-dot segment after the prefix", "/analytics/../api/setting", "/analytics", ErrPathSegment},
+		{"another prefix", "/other/app;x", "/analytics", ErrPathBytes},
 
 		{"empty", "", "", ErrPathSegment},
 		{"relative", "app/x", "", ErrPathSegment},
@@ -167,12 +172,14 @@ func TestCleanQuery(t *testing.T) {
 //     forwards as itself; u is p byte for byte unless p escaped a values
 //     search prefix otherwise than canonically.
 //  2. For each normalisation N a server in front of the gate or behind it
-//     may apply: percent-decoding once, percent-decoding twice, removing
-//     ";" parameters, turning "\" into "/", removing dot segments (RFC 3986
-//     5.2.4), collapsing "//", and all of them in that order: N(u) has the
-//     same segments as u, byte for byte, except a values search prefix,
-//     which a decoding N turns into exactly the text the gate decoded and
-//     checked (and which no further N changes).
+//     may apply: percent-decoding once, percent-decoding twice, decoding
+//     and re-reading the result as a URL (a decoded "?" or "#" ends the
+//     path), removing ";" parameters, turning "\" into "/", removing dot
+//     segments (RFC 3986 5.2.4), collapsing "//", and all but the re-read
+//     in that order: N(u) has the same segments as u, byte for byte,
+//     except a values search prefix, which a decoding N turns into exactly
+//     the text the gate decoded and checked (and which no further N
+//     changes).
 //  3. For each case folding C (lower, upper): C(u) is refused, or it is
 //     forwarded on the same route with the same template (the route's
 //     literal segments; only values, which Metabase reads case-sensitively
@@ -188,6 +195,9 @@ func FuzzForwardablePath(f *testing.F) {
 		"/favicon.ico", "/api/geojson/world", "/api/session/properties", "/api/session/properties;x",
 		"/api/collection/root/items", "/api/card/1/..;/..;/setting", "/dashboard/1-a_b", "/collection/root", "/search",
 		"/APP/dist/app.js", "/Api/embed/card/" + tok, "/app\\..\\api", "//api/card/1", "/app/a%00",
+		"/api/embed/card/" + tok + "/params/p/search/a%2Fb", "/api/embed/card/" + tok + "/params/p/search/a%3Bb",
+		"/api/embed/card/" + tok + "/params/p/search/a%5Cb", "/api/embed/card/" + tok + "/params/p/search/%2e%2e",
+		"/api/embed/card/" + tok + "/params/p/search/a%3Fb", "/api/embed/card/" + tok + "/params/p/search/a%23b",
 	} {
 		f.Add(s)
 	}
@@ -255,13 +265,20 @@ var normalisations = map[string]func(string) string{
 	"backslash":        func(s string) string { return strings.ReplaceAll(s, "\\", "/") },
 	"remove dots":      removeDotSegments,
 	"collapse slashes": collapseSlashes,
+	"decode, re-read": func(s string) string { // a decoded "?" or "#" ends the path
+		s = percentDecode(s)
+		if i := strings.IndexAny(s, "?#"); i >= 0 {
+			s = s[:i]
+		}
+		return s
+	},
 	"all, in that order": func(s string) string {
 		return collapseSlashes(removeDotSegments(strings.ReplaceAll(stripParams(percentDecode(percentDecode(s))), "\\", "/")))
 	},
 }
 
 // decodes names the normalisations that percent-decode.
-var decodes = map[string]bool{"decode once": true, "decode twice": true, "all, in that order": true}
+var decodes = map[string]bool{"decode once": true, "decode twice": true, "decode, re-read": true, "all, in that order": true}
 
 // percentDecode decodes every valid %XX, as a lenient server does, and
 // leaves invalid escapes as they are.
