@@ -86,19 +86,16 @@ func CleanPath(escaped, prefix string) error {
 			below = escaped[len(prefix):]
 		}
 	}
-	extra := -1
-	for i := 0; i < len(below); i++ {
-		switch pathClass[below[i]] {
-		case byteRefused:
-			return ErrPathBytes
-		case byteSearch:
-			if extra < 0 {
-				extra = i
+	if i := firstNotPlain(below); i >= 0 {
+		// The slow path: only a values search may hold such bytes.
+		for j := i; j < len(below); j++ {
+			if pathClass[below[j]] == byteRefused {
+				return ErrPathBytes
 			}
 		}
-	}
-	if extra >= 0 && (!under || !inSearchSegment(below, extra)) {
-		return ErrPathBytes
+		if !under || !inSearchSegment(below, i) {
+			return ErrPathBytes
+		}
 	}
 	if escaped == "/" {
 		return nil
@@ -117,6 +114,17 @@ func CleanPath(escaped, prefix string) error {
 		}
 		rest = rest[i+1:]
 	}
+}
+
+// firstNotPlain is the index of the first byte of s outside the plain
+// class, or -1.
+func firstNotPlain(s string) int {
+	for i := 0; i < len(s); i++ {
+		if pathClass[s[i]] != bytePlain {
+			return i
+		}
+	}
+	return -1
 }
 
 // inSearchSegment reports whether index at lies in the last segment of
