@@ -24,9 +24,10 @@ var endpointNames = [...]string{"page", "page-export", "info", "query", "export"
 
 func (e Endpoint) String() string { return endpointNames[e] }
 
-// EmbedPath is a parsed /embed/* or /api/embed/* path. The token is one path
-// segment; everything around it is kept verbatim so the upstream path is the
-// same path with only the token swapped.
+// EmbedPath is a parsed /embed/* or /api/embed/* path: every segment read
+// by its kind (literal, token, id, parameter id, format, search text), so
+// WithToken rebuilds the path from these fields alone, never from the
+// client's bytes.
 type EmbedPath struct {
 	Kind     string // "dashboard" or "question" (Metabase's "card" is reported as "question")
 	Token    string
@@ -35,15 +36,87 @@ type EmbedPath struct {
 	DashcardID, CardID int
 	ParamID            string
 	Format             string // csv, json or xlsx for exports
-
-	before, after string
+	// Listing is "values", "search" or "remapping" for EndpointValues, and
+	// Search the decoded prefix of a search.
+	Listing, Search string
+	// Pivot is the /api/embed/pivot/ form of a query.
+	Pivot bool
+	// Zoom, X and Y are a tile's coordinates.
+	Zoom, X, Y int
 }
 
-// WithToken returns the path with the token replaced by tok.
-func (p EmbedPath) WithToken(tok string) string { return p.before + tok + p.after }
+// WithToken returns the path rebuilt from p's fields, with tok as its
+// token segment. A search prefix is written in its canonical escaped form.
+func (p EmbedPath) WithToken(tok string) string {
+	var b strings.Builder
+	b.Grow(len(tok) + 64 + len(p.ParamID) + 3*len(p.Search))
+	if p.Endpoint == EndpointPage || p.Endpoint == EndpointPageExport {
+		b.WriteString("/embed/")
+		b.WriteString(p.Kind)
+		b.WriteByte('/')
+		b.WriteString(tok)
+		if p.Endpoint == EndpointPageExport {
+			b.WriteByte('.')
+			b.WriteString(p.Format)
+		}
+		return b.String()
+	}
+	b.WriteString("/api/embed/")
+	switch {
+	case p.Pivot:
+		b.WriteString("pivot/")
+	case p.Endpoint == EndpointTile:
+		b.WriteString("tiles/")
+	}
+	question := p.Kind == "question"
+	if question {
+		b.WriteString("card/")
+	} else {
+		b.WriteString("dashboard/")
+	}
+	b.WriteString(tok)
+	if p.DashcardID > 0 {
+		b.WriteString("/dashcard/")
+		writeInt(&b, p.DashcardID)
+		b.WriteString("/card/")
+		writeInt(&b, p.CardID)
+	}
+	switch p.Endpoint {
+	case EndpointQuery:
+		if question {
+			b.WriteString("/query")
+		}
+	case EndpointExport:
+		if question {
+			b.WriteString("/query")
+		}
+		b.WriteByte('/')
+		b.WriteString(p.Format)
+	case EndpointValues:
+		b.WriteString("/params/")
+		b.WriteString(p.ParamID)
+		b.WriteByte('/')
+		b.WriteString(p.Listing)
+		if p.Listing == "search" {
+			b.WriteByte('/')
+			appendSearch(&b, p.Search)
+		}
+	case EndpointTile:
+		for _, n := range [3]int{p.Zoom, p.X, p.Y} {
+			b.WriteByte('/')
+			writeInt(&b, n)
+		}
+	}
+	return b.String()
+}
+
+func writeInt(b *strings.Builder, n int) {
+	var d [20]byte
+	b.Write(strconv.AppendInt(d[:0], int64(n), 10))
+}
 
 // ErrNotEmbedPath means the path is not one of the embed routes Metabase
-// serves, or holds characters the gate refuses to interpret.
+// serves, or holds a segment outside its kind's character set.
 var ErrNotEmbedPath = errors.New("not an embed path")
 
 // ErrTokenTooLong means the token segment is longer than the configured limit.
@@ -53,158 +126,166 @@ var ErrTokenTooLong = errors.New("embed token too long")
 // not a compact JWS (three non-empty base64url segments).
 var ErrBadToken = errors.New("embed token is not a compact JWS")
 
+// maxEmbedSegments is one more than the longest embed path's segments (the
+// dashboard tile has 12).
+const maxEmbedSegments = 16
+
 // ParseEmbedPath parses an escaped path (no public prefix) of the embed
-// routes. It refuses what a server might resolve differently from us: dot
-// segments, empty segments, backslashes and percent-encoded bytes anywhere
-// except in a values search prefix, so that the path Metabase routes is
-// exactly the path we checked.
+// routes. Every segment must be of its kind: a literal of the route, a
+// token (checkToken), an id (digits, no leading zero), a parameter id
+// ([A-Za-z0-9_-]), a format, or the search prefix of a values search, the
+// only segment that may hold escapes: it is decoded and checked here (an
+// ErrMalformedValue otherwise), and WithToken re-encodes it canonically.
+// So no ";", "\", dot or empty segment, and no escape elsewhere, gets
+// through: the path Metabase routes is exactly the path we checked.
 func ParseEmbedPath(escaped string, maxToken int) (EmbedPath, error) {
 	var p EmbedPath
-	if strings.ContainsAny(escaped, "\\") {
+	// Split into a fixed array so the hot path does not allocate a slice
+	// per request.
+	var buf [maxEmbedSegments]string
+	segs, ok := splitSegments(escaped, buf[:0])
+	if !ok || len(segs) < 3 {
 		return p, ErrNotEmbedPath
 	}
-	// The longest embed path has 12 segments; split into a fixed array so
-	// the hot path does not allocate a slice per request.
-	var buf [16]string
-	segs := buf[:0]
-	for rest := escaped; ; {
-		i := strings.IndexByte(rest, '/')
-		if i < 0 {
-			segs = append(segs, rest)
-			break
-		}
-		if len(segs) == len(buf)-1 {
-			return p, ErrNotEmbedPath
-		}
-		segs = append(segs, rest[:i])
-		rest = rest[i+1:]
-	}
-	if len(segs) < 3 || segs[0] != "" {
-		return p, ErrNotEmbedPath
-	}
-	for i, s := range segs[1:] {
-		if s == "" || s == "." || s == ".." {
-			return p, ErrNotEmbedPath
-		}
-		// A search prefix (the last segment of .../search/{prefix}) may be
-		// any escaped text; nothing else needs an escape.
-		if strings.Contains(s, "%") {
-			isPrefix := i == len(segs)-2 && segs[len(segs)-2] == "search"
-			if !isPrefix || containsFold(s, "%2f") || containsFold(s, "%5c") {
-				return p, ErrNotEmbedPath
-			}
-		}
-	}
-	segs = segs[1:]
-	var rest []string
-	tokenIdx := 1 // index of the token in segs once "api/embed" is cut off
 	switch {
 	case segs[0] == "embed":
 		if len(segs) != 3 || (segs[1] != "dashboard" && segs[1] != "question") {
 			return p, ErrNotEmbedPath
 		}
-		p.Kind = segs[1]
-		p.Endpoint = EndpointPage
+		p.Kind, p.Endpoint = segs[1], EndpointPage
 		tok := segs[2]
 		if p.Kind == "question" {
-			if i := strings.LastIndexByte(tok, '.'); i > 0 {
-				if f := tok[i+1:]; f == "csv" || f == "json" || f == "xlsx" {
-					p.Endpoint, p.Format, tok = EndpointPageExport, f, tok[:i]
-				}
+			if i := strings.LastIndexByte(tok, '.'); i > 0 && isFormat(tok[i+1:]) {
+				p.Endpoint, p.Format, tok = EndpointPageExport, tok[i+1:], tok[:i]
 			}
 		}
 		p.Token = tok
-		p.before = "/embed/" + p.Kind + "/"
-		p.after = escaped[len(p.before)+len(tok):]
 		return p, checkToken(p.Token, maxToken)
 	case segs[0] == "api" && len(segs) >= 4 && segs[1] == "embed":
 		segs = segs[2:]
 	default:
 		return p, ErrNotEmbedPath
 	}
+	var rest []string
 	switch {
 	case segs[0] == "card" || segs[0] == "dashboard":
-		p.Kind = kindOf(segs[0])
-		p.Token, rest = segs[1], segs[2:]
+		p.Kind, p.Token, rest = kindOf(segs[0]), segs[1], segs[2:]
 	case segs[0] == "pivot" && len(segs) >= 3 && (segs[1] == "card" || segs[1] == "dashboard"):
-		p.Kind = kindOf(segs[1])
-		p.Token, rest = segs[2], segs[3:]
-		tokenIdx++
+		p.Kind, p.Token, rest = kindOf(segs[1]), segs[2], segs[3:]
+		p.Pivot, p.Endpoint = true, EndpointQuery
 		if p.Kind == "question" {
 			if len(rest) != 1 || rest[0] != "query" {
 				return p, ErrNotEmbedPath
 			}
-		} else if !parseDashcard(&p, rest) || len(rest) != 4 {
+		} else if len(rest) != 4 || !parseDashcard(&p, rest) {
 			return p, ErrNotEmbedPath
 		}
-		p.Endpoint = EndpointQuery
-		return finish(p, escaped, segs, tokenIdx, maxToken)
+		return p, checkToken(p.Token, maxToken)
 	case segs[0] == "tiles" && len(segs) >= 3 && (segs[1] == "card" || segs[1] == "dashboard"):
-		p.Kind = kindOf(segs[1])
-		p.Token, rest = segs[2], segs[3:]
-		tokenIdx++
+		p.Kind, p.Token, rest = kindOf(segs[1]), segs[2], segs[3:]
 		if p.Kind == "dashboard" {
 			if !parseDashcard(&p, rest) {
 				return p, ErrNotEmbedPath
 			}
 			rest = rest[4:]
 		}
-		if len(rest) != 3 || !allInts(rest) {
+		var ok [3]bool
+		if len(rest) != 3 {
+			return p, ErrNotEmbedPath
+		}
+		p.Zoom, ok[0] = tileInt(rest[0])
+		p.X, ok[1] = tileInt(rest[1])
+		p.Y, ok[2] = tileInt(rest[2])
+		if ok != [3]bool{true, true, true} {
 			return p, ErrNotEmbedPath
 		}
 		p.Endpoint = EndpointTile
-		return finish(p, escaped, segs, tokenIdx, maxToken)
+		return p, checkToken(p.Token, maxToken)
 	default:
 		return p, ErrNotEmbedPath
 	}
 	switch {
 	case len(rest) == 0:
 		p.Endpoint = EndpointInfo
-	case len(rest) >= 2 && rest[0] == "params":
-		p.ParamID = rest[1]
+	case len(rest) >= 3 && rest[0] == "params" && isParamID(rest[1]):
+		p.ParamID, p.Endpoint = rest[1], EndpointValues
 		switch {
 		case len(rest) == 3 && (rest[2] == "values" || rest[2] == "remapping"):
+			p.Listing = rest[2]
 		case len(rest) == 4 && rest[2] == "search":
+			t, err := decodeSearch(rest[3])
+			if err != nil {
+				return p, err
+			}
+			p.Listing, p.Search = "search", t
 		default:
 			return p, ErrNotEmbedPath
 		}
-		p.Endpoint = EndpointValues
 	case p.Kind == "question" && rest[0] == "query" && len(rest) == 1:
 		p.Endpoint = EndpointQuery
 	case p.Kind == "question" && rest[0] == "query" && len(rest) == 2 && isFormat(rest[1]):
 		p.Endpoint, p.Format = EndpointExport, rest[1]
-	case p.Kind == "dashboard" && parseDashcard(&p, rest) && len(rest) == 4:
+	case p.Kind == "dashboard" && len(rest) == 4 && parseDashcard(&p, rest):
 		p.Endpoint = EndpointQuery
-	case p.Kind == "dashboard" && parseDashcard(&p, rest) && len(rest) == 5 && isFormat(rest[4]):
+	case p.Kind == "dashboard" && len(rest) == 5 && isFormat(rest[4]) && parseDashcard(&p, rest):
 		p.Endpoint, p.Format = EndpointExport, rest[4]
 	default:
 		return p, ErrNotEmbedPath
 	}
-	return finish(p, escaped, segs, tokenIdx, maxToken)
-}
-
-func finish(p EmbedPath, escaped string, segs []string, tokenIdx, maxToken int) (EmbedPath, error) {
-	// The token starts after "/api/embed/" and the segments before it.
-	at := len("/api/embed/")
-	for _, s := range segs[:tokenIdx] {
-		at += len(s) + 1
-	}
-	p.before, p.after = escaped[:at], escaped[at+len(p.Token):]
 	return p, checkToken(p.Token, maxToken)
 }
 
+// splitSegments appends the segments of an absolute path to segs (its
+// capacity bounds their number) and refuses a path that is not absolute,
+// has an empty segment ("//", a trailing "/") or too many segments.
+func splitSegments(escaped string, segs []string) ([]string, bool) {
+	if escaped == "" || escaped[0] != '/' {
+		return nil, false
+	}
+	for rest := escaped[1:]; ; {
+		if len(segs) == cap(segs) {
+			return nil, false
+		}
+		i := strings.IndexByte(rest, '/')
+		seg := rest
+		if i >= 0 {
+			seg = rest[:i]
+		}
+		if seg == "" {
+			return nil, false
+		}
+		segs = append(segs, seg)
+		if i < 0 {
+			return segs, true
+		}
+		rest = rest[i+1:]
+	}
+}
+
 func parseDashcard(p *EmbedPath, rest []string) bool {
-	if len(rest) < 4 || rest[0] != "dashcard" || rest[2] != "card" {
+	if len(rest) < 4 || rest[0] != "dashcard" || rest[2] != "card" || !isPositiveID(rest[1]) || !isPositiveID(rest[3]) {
 		return false
 	}
-	d, err1 := strconv.Atoi(rest[1])
-	c, err2 := strconv.Atoi(rest[3])
-	if err1 != nil || err2 != nil || d <= 0 || c <= 0 || !allInts(rest[1:2]) || !allInts(rest[3:4]) {
-		return false
-	}
-	p.DashcardID, p.CardID = d, c
+	p.DashcardID, _ = strconv.Atoi(rest[1])
+	p.CardID, _ = strconv.Atoi(rest[3])
 	return true
 }
+
+// tileInt reads a tile coordinate: "0" or a positive id (no sign, no
+// leading zero, so the number has one spelling).
+func tileInt(s string) (int, bool) {
+	if s == "0" {
+		return 0, true
+	}
+	if !isPositiveID(s) {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(s)
+	return n, true
+}
+
+// isParamID reports whether s is a parameter id: 1 to 64 of [A-Za-z0-9_-].
+func isParamID(s string) bool { return s != "" && len(s) <= 64 && allOf(s, nameBytes) }
 
 func kindOf(seg string) string {
 	if seg == "card" {
@@ -214,22 +295,6 @@ func kindOf(seg string) string {
 }
 
 func isFormat(s string) bool { return s == "csv" || s == "json" || s == "xlsx" }
-
-// allInts reports whether every segment is plain decimal digits (no sign,
-// no leading plus that strconv would take).
-func allInts(segs []string) bool {
-	for _, s := range segs {
-		if len(s) == 0 || len(s) > 9 {
-			return false
-		}
-		for i := 0; i < len(s); i++ {
-			if s[i] < '0' || s[i] > '9' {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // checkToken accepts a compact JWS: three base64url segments, no padding,
 // nothing else. Metabase's own pattern is looser; ours only has to cover
@@ -269,5 +334,3 @@ func checkToken(tok string, maxToken int) error {
 	}
 	return nil
 }
-
-func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), sub) }

@@ -29,6 +29,8 @@ func TestParseEmbedPath(t *testing.T) {
 		{"pivot card", "/api/embed/pivot/card/" + tok + "/query", "question", EndpointQuery, 0, 0, "", "", "/api/embed/pivot/card/X/query"},
 		{"card values", "/api/embed/card/" + tok + "/params/p1/values", "question", EndpointValues, 0, 0, "p1", "", "/api/embed/card/X/params/p1/values"},
 		{"card search", "/api/embed/card/" + tok + "/params/p1/search/ac%20me", "question", EndpointValues, 0, 0, "p1", "", "/api/embed/card/X/params/p1/search/ac%20me"},
+		{"card search re-encoded", "/api/embed/card/" + tok + "/params/p1/search/O'Brien%2b(x)~%41%c3%a9", "question", EndpointValues, 0, 0, "p1", "", "/api/embed/card/X/params/p1/search/O%27Brien%2B%28x%29%7EA%C3%A9"},
+		{"card tile at zero", "/api/embed/tiles/card/" + tok + "/0/0/0", "question", EndpointTile, 0, 0, "", "", "/api/embed/tiles/card/X/0/0/0"},
 		{"card remapping", "/api/embed/card/" + tok + "/params/p1/remapping", "question", EndpointValues, 0, 0, "p1", "", "/api/embed/card/X/params/p1/remapping"},
 		{"card tile", "/api/embed/tiles/card/" + tok + "/1/2/3", "question", EndpointTile, 0, 0, "", "", "/api/embed/tiles/card/X/1/2/3"},
 		{"dashboard info", "/api/embed/dashboard/" + tok, "dashboard", EndpointInfo, 0, 0, "", "", "/api/embed/dashboard/X"},
@@ -75,6 +77,31 @@ func TestParseEmbedPathRefuses(t *testing.T) {
 		{"old field values", "/api/embed/card/" + tok + "/field/3/values"},
 		{"page subpath", "/embed/dashboard/" + tok + "/x"},
 		{"trailing slash", "/api/embed/card/" + tok + "/"},
+		{"path parameter after token", "/api/embed/card/" + tok + ";x/query"},
+		{"dot-dot with parameter", "/api/embed/card/" + tok + "/..;/query"},
+		{"dot with parameter", "/api/embed/card/" + tok + "/.;x/query"},
+		{"jsessionid", "/api/embed/card/" + tok + "/query;jsessionid=1"},
+		{"encoded dot-dot with parameter", "/api/embed/card/" + tok + "/%2e%2e;/query"},
+		{"escape in literal", "/api/embed/card/" + tok + "/%71uery"},
+		{"escape in token", "/api/embed/card/aaa.b%62b.ccc/query"},
+		{"escape in param id", "/api/embed/card/" + tok + "/params/p%31/values"},
+		{"param id with a dot", "/api/embed/card/" + tok + "/params/p.1/values"},
+		{"leading zero dashcard", "/api/embed/dashboard/" + tok + "/dashcard/07/card/2"},
+		{"leading zero tile", "/api/embed/tiles/card/" + tok + "/01/2/3"},
+		{"signed tile", "/api/embed/tiles/card/" + tok + "/1/-2/3"},
+		{"search of dots", "/api/embed/card/" + tok + "/params/p/search/%2e%2e"},
+		{"search of dots, raw", "/api/embed/card/" + tok + "/params/p/search/.."},
+		{"search with a semicolon", "/api/embed/card/" + tok + "/params/p/search/a;b"},
+		{"search with an escaped semicolon", "/api/embed/card/" + tok + "/params/p/search/a%3Bb"},
+		{"search with a backslash", "/api/embed/card/" + tok + "/params/p/search/a%5Cb"},
+		{"search double-encoded", "/api/embed/card/" + tok + "/params/p/search/%252e%252e"},
+		{"search with a query", "/api/embed/card/" + tok + "/params/p/search/a%3Fb=1"},
+		{"search with NUL", "/api/embed/card/" + tok + "/params/p/search/a%00"},
+		{"search overlong dot", "/api/embed/card/" + tok + "/params/p/search/%c0%ae%c0%ae"},
+		{"search bad escape", "/api/embed/card/" + tok + "/params/p/search/a%zz"},
+		{"search with a raw quote", "/api/embed/card/" + tok + "/params/p/search/a\"b"},
+		{"case variant literal", "/api/embed/Card/" + tok},
+		{"page with parameter", "/embed/dashboard/" + tok + ";x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,11 +120,15 @@ func TestParseEmbedPathTooLong(t *testing.T) {
 	}
 }
 
-// FuzzParseEmbedPath: whatever parses swaps back to itself, and the token
-// never holds anything a server might resolve.
+// FuzzParseEmbedPath: whatever parses is rebuilt by WithToken into a path
+// that parses to the same fields and rebuilds to itself; it is the input
+// byte for byte unless the input escaped a search prefix in another form
+// than the canonical one; the token never holds anything a server might
+// resolve.
 func FuzzParseEmbedPath(f *testing.F) {
 	for _, s := range []string{"/embed/dashboard/a.b.c", "/api/embed/dashboard/a.b.c/dashcard/1/card/2/csv",
-		"/api/embed/card/a.b.c/params/x/search/%41", "/api/embed/tiles/card/a.b.c/1/2/3", "/api/embed/pivot/card/a.b.c/query"} {
+		"/api/embed/card/a.b.c/params/x/search/%41", "/api/embed/tiles/card/a.b.c/1/2/3", "/api/embed/pivot/card/a.b.c/query",
+		"/api/embed/card/a.b.c/params/x/search/O'Brien%20(x)", "/api/embed/card/a.b.c/params/x/search/..;"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, path string) {
@@ -105,14 +136,35 @@ func FuzzParseEmbedPath(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if got := p.WithToken(p.Token); got != path {
+		got := p.WithToken(p.Token)
+		if p.Listing != "search" && got != path {
 			t.Fatalf("WithToken(Token) = %q, want %q", got, path)
 		}
-		if strings.ContainsAny(p.Token, "/%\\") || strings.Count(p.Token, ".") != 2 {
+		p2, err := ParseEmbedPath(got, 4096)
+		if err != nil || p2 != p || p2.WithToken(p2.Token) != got {
+			t.Fatalf("rebuilt %q parses to %+v (%v), want %+v and itself", got, p2, err, p)
+		}
+		if strings.ContainsAny(p.Token, "/%\\;") || strings.Count(p.Token, ".") != 2 {
 			t.Fatalf("token %q holds a forbidden character", p.Token)
 		}
-		if strings.Contains(path, "/../") || strings.Contains(path, "//") || strings.HasSuffix(path, "/..") {
-			t.Fatalf("accepted dot or empty segment in %q", path)
+		for _, s := range []string{path, got} {
+			if strings.Contains(s, "/../") || strings.Contains(s, "//") || strings.HasSuffix(s, "/..") || strings.ContainsAny(s, ";\\") {
+				t.Fatalf("accepted dot or empty segment, ';' or '\\' in %q", s)
+			}
 		}
 	})
+}
+
+// TestEmbedPathAllocs: the hot path (every chart's query) parses without
+// allocating and rebuilds the upstream path in one allocation.
+func TestEmbedPathAllocs(t *testing.T) {
+	long := strings.Repeat("a", 300) + ".b.c"
+	path := "/api/embed/dashboard/" + long + "/dashcard/11/card/1"
+	if n := testing.AllocsPerRun(100, func() { _, _ = ParseEmbedPath(path, 4096) }); n != 0 {
+		t.Errorf("ParseEmbedPath allocates %v times, want 0", n)
+	}
+	p, _ := ParseEmbedPath(path, 4096)
+	if n := testing.AllocsPerRun(100, func() { _ = p.WithToken(long) }); n != 1 {
+		t.Errorf("WithToken allocates %v times, want 1", n)
+	}
 }

@@ -305,7 +305,7 @@ func (e *Engine) checkQuery(r *rule, p EmbedPath, q url.Values) (string, Decisio
 		// Chain-filter constraints are keyed by parameter id; we do not map
 		// ids to slugs, so none are accepted (deny by default).
 		for k := range q {
-			if !(k == "value" && strings.HasSuffix(p.after, "/remapping") && len(q[k]) == 1) {
+			if !(k == "value" && p.Listing == "remapping" && len(q[k]) == 1) {
 				return "", deny(ReasonParamNotAllowed, "query key %q not allowed on a value listing", k)
 			}
 		}

@@ -66,65 +66,106 @@ func SSOAPI(method, path string, dataset bool) Decision {
 	return deny(ReasonRouteNotAllowed, "not on the SSO API allowlist")
 }
 
+// SSOAPIPath returns path rebuilt from the pattern of the SSO API allowlist
+// it matches (its literals and the ids it parsed), whatever the method;
+// false if it matches none.
+func SSOAPIPath(path string) (string, bool) {
+	for _, rt := range ssoRoutes {
+		if matchPattern(rt.pattern, path) {
+			return rebuild(rt.pattern, path), true
+		}
+	}
+	return "", false
+}
+
 // SSOPage reports whether path (escaped, below the public prefix) is a page
 // of the interactive Metabase app the gate serves to SSO users: a
 // dashboard, a question, a collection, or search.
 func SSOPage(path string) bool {
+	_, ok := SSOPagePath(path)
+	return ok
+}
+
+// SSOPagePath returns the page path rebuilt from what it parsed ("/search",
+// or the kind's literal and its "{id}[-{slug}]" or "root"); false if path is
+// not a page SSOPage accepts.
+func SSOPagePath(path string) (string, bool) {
 	if path == "/search" {
-		return true
+		return "/search", true
 	}
 	kind, rest, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	if !ok {
-		return false
+	if !ok || path[0] != '/' {
+		return "", false
 	}
 	switch kind {
-	case "dashboard", "question":
-		return isSlugID(rest)
-	case "collection":
-		return rest == "root" || isSlugID(rest)
+	case "dashboard", "question", "collection":
+	default:
+		return "", false
 	}
-	return false
+	if kind == "collection" && rest == "root" {
+		return "/collection/root", true
+	}
+	id, slug, hasSlug := strings.Cut(rest, "-")
+	if !isPositiveID(id) || !allOf(slug, nameBytes) || (hasSlug && slug == "") {
+		return "", false
+	}
+	if hasSlug {
+		return "/" + kind + "/" + id + "-" + slug, true
+	}
+	return "/" + kind + "/" + id, true
 }
 
-// isSlugID reports whether s is Metabase's "42" or "42-orders-overview".
-func isSlugID(s string) bool {
-	id, slug, _ := strings.Cut(s, "-")
-	if !isPositiveID(id) {
-		return false
-	}
-	for i := 0; i < len(slug); i++ {
-		c := slug[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// matchPattern matches path against a pattern segment by segment.
+// matchPattern matches path against a pattern segment by segment: literals
+// byte for byte, "{id}" a positive id, "{coll}" an id or "root".
 func matchPattern(pattern, path string) bool {
-	ps := strings.Split(pattern, "/")
-	xs := strings.Split(path, "/")
-	if len(ps) != len(xs) {
-		return false
-	}
-	for i, p := range ps {
+	for {
+		p, prest, pmore := strings.Cut(pattern, "/")
+		x, xrest, xmore := strings.Cut(path, "/")
 		switch p {
 		case "{id}":
-			if !isPositiveID(xs[i]) {
+			if !isPositiveID(x) {
 				return false
 			}
 		case "{coll}":
-			if xs[i] != "root" && !isPositiveID(xs[i]) {
+			if x != "root" && !isPositiveID(x) {
 				return false
 			}
 		default:
-			if p != xs[i] {
+			if p != x {
 				return false
 			}
 		}
+		if pmore != xmore {
+			return false
+		}
+		if !pmore {
+			return true
+		}
+		pattern, path = prest, xrest
 	}
-	return true
+}
+
+// rebuild writes pattern with each placeholder replaced by the value
+// matchPattern accepted in path; literals come from the pattern.
+func rebuild(pattern, path string) string {
+	var b strings.Builder
+	b.Grow(len(path))
+	for first := true; ; first = false {
+		p, prest, more := strings.Cut(pattern, "/")
+		x, xrest, _ := strings.Cut(path, "/")
+		if !first {
+			b.WriteByte('/')
+		}
+		if p == "{id}" || p == "{coll}" {
+			b.WriteString(x)
+		} else {
+			b.WriteString(p)
+		}
+		if !more {
+			return b.String()
+		}
+		pattern, path = prest, xrest
+	}
 }
 
 // isPositiveID reports whether s is 1 to 9 digits without a leading zero.

@@ -112,7 +112,10 @@ func wantsJSON(r *http.Request) bool {
 // handle and its binding to the caller's current session, decide, re-sign
 // for Metabase, proxy.
 func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
-	p, err := policy.ParseEmbedPath(g.stripPrefix(r), g.policy.MaxTokenBytes())
+	f, err := policy.ForwardablePath(g.stripPrefix(r), g.policy.MaxTokenBytes())
+	if err == nil && f.Route != policy.RouteEmbedAPI && f.Route != policy.RouteEmbedPage {
+		err = policy.ErrNotEmbedPath
+	}
 	if err != nil {
 		reason := policy.ReasonRouteNotAllowed
 		switch {
@@ -120,10 +123,13 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 			reason = policy.ReasonRequestTooLarge
 		case errors.Is(err, policy.ErrBadToken):
 			reason = policy.ReasonHandleInvalid
+		case errors.Is(err, policy.ErrMalformedValue):
+			reason = policy.ReasonMalformedRequest
 		}
 		g.deny(w, r, policy.Decision{Reason: reason, Detail: "embed path: " + err.Error()})
 		return
 	}
+	p := f.Embed // the path forwarded is rebuilt from p (WithToken), never the client's bytes
 	s := scopeOf(r)
 	s.kind = kindEmbedAPI
 	if p.Endpoint == policy.EndpointPage || p.Endpoint == policy.EndpointPageExport {
@@ -155,7 +161,13 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 	}
 	var q url.Values // nil for no query: ParseQuery would allocate an empty map
 	if r.URL.RawQuery != "" {
-		q = r.URL.Query()
+		// Strictly: a ";" or a bad escape is refused, not dropped, so
+		// nothing of the query goes unread (what is sent on is rebuilt
+		// from q by the policy).
+		if q, err = url.ParseQuery(r.URL.RawQuery); err != nil {
+			g.deny(w, r, policy.Decision{Reason: policy.ReasonMalformedRequest, Detail: "embed query does not parse"})
+			return
+		}
 	}
 	grant, d := g.policy.Embed(who, cred, p, q, g.now())
 	d = g.guarded(grant.Resource, d)
@@ -175,8 +187,8 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 			// A reload of an old iframe: send the browser to the same page
 			// under a fresh handle (it keeps the fragment).
 			loc := g.prefix + p.WithToken(fresh)
-			if r.URL.RawQuery != "" {
-				loc += "?" + r.URL.RawQuery
+			if grant.Query != "" {
+				loc += "?" + grant.Query
 			}
 			w.Header().Set("Location", loc)
 			w.Header().Set("Cache-Control", "no-store")
@@ -314,15 +326,28 @@ func (g *Gate) credential(tok string, who *auth.Identity) (policy.Credential, po
 }
 
 // serveStatic passes Metabase's static assets through; they hold no data.
+// It forwards the path policy.AssetPath rebuilt and the query
+// policy.CleanQuery rebuilt; the favicon takes no query.
 func (g *Gate) serveStatic(w http.ResponseWriter, r *http.Request) {
-	if r.URL.RawQuery != "" && !strings.HasPrefix(g.stripPrefix(r), "/app/") {
-		g.deny(w, r, policy.Decision{Reason: policy.ReasonParamNotAllowed, Detail: "favicon takes no query"})
+	f, err := policy.ForwardablePath(g.stripPrefix(r), 0)
+	if err != nil || f.Route != policy.RouteAsset {
+		g.deny(w, r, policy.Decision{Reason: policy.ReasonRouteNotAllowed, Detail: "not a static asset path"})
 		return
 	}
+	path, query := f.Path, ""
+	if r.URL.RawQuery != "" {
+		if path == "/favicon.ico" {
+			g.deny(w, r, policy.Decision{Reason: policy.ReasonParamNotAllowed, Detail: "favicon takes no query"})
+			return
+		}
+		if query, err = policy.CleanQuery(r.URL.RawQuery); err != nil {
+			g.deny(w, r, policy.Decision{Reason: policy.ReasonMalformedRequest, Detail: "asset query: " + err.Error()})
+			return
+		}
+	}
 	scopeOf(r).kind = kindStatic
-	path := g.stripPrefix(r)
 	if !cacheableAsset(path, r) {
-		g.forward(w, r, path, r.URL.RawQuery)
+		g.forward(w, r, path, query)
 		return
 	}
 	if res, ok := g.assets.get(path); ok {
@@ -350,17 +375,23 @@ func (g *Gate) serveProperties(w http.ResponseWriter, r *http.Request) {
 	g.forward(w, r, "/api/session/properties", "")
 }
 
-// serveGeoJSON passes custom region maps by key. The url form
-// (?url=file:///etc/passwd, CVE-2021-41277) is refused.
+// serveGeoJSON passes custom region maps by key, forwarding the path
+// rebuilt from the key. The url form (?url=file:///etc/passwd,
+// CVE-2021-41277) is refused.
 func (g *Gate) serveGeoJSON(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		g.deny(w, r, policy.Decision{Reason: policy.ReasonRouteNotAllowed, Detail: "geojson takes no query"})
 		return
 	}
+	f, err := policy.ForwardablePath(g.stripPrefix(r), 0)
+	if err != nil || f.Route != policy.RouteGeoJSON {
+		g.deny(w, r, policy.Decision{Reason: policy.ReasonRouteNotAllowed, Detail: "not a geojson key"})
+		return
+	}
 	if g.identify(w, r) == nil {
 		return
 	}
-	g.forward(w, r, g.stripPrefix(r), "")
+	g.forward(w, r, f.Path, "")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -433,6 +433,18 @@ func (g *Gate) serveSSOAPI(w http.ResponseWriter, r *http.Request) {
 		g.deny(w, r, d)
 		return
 	}
+	// Forward the path and query rebuilt from what was parsed, never the
+	// client's bytes.
+	f, err := policy.ForwardablePath(path, 0)
+	if err != nil || f.Route != policy.RouteSSOAPI {
+		g.deny(w, r, policy.Decision{Reason: policy.ReasonRouteNotAllowed, Detail: "not on the SSO API allowlist"})
+		return
+	}
+	query, err := policy.CleanQuery(r.URL.RawQuery)
+	if err != nil {
+		g.deny(w, r, policy.Decision{Reason: policy.ReasonMalformedRequest, Detail: "SSO API query: " + err.Error()})
+		return
+	}
 	who := g.identifySSO(w, r)
 	if who == nil {
 		return
@@ -456,23 +468,29 @@ func (g *Gate) serveSSOAPI(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, ssoMaxBody)
 	}
-	g.forwardFair(w, r, who, path, r.URL.RawQuery)
+	g.forwardFair(w, r, who, f.Path, query)
 }
 
 // serveSSOPage serves a page of the full app to a caller with a sealed
 // session bound to them; any other caller is sent through a fresh sign-in
 // (/.tenantgate/sso), never to an old session.
 func (g *Gate) serveSSOPage(w http.ResponseWriter, r *http.Request) {
-	path := g.stripPrefix(r)
-	if !policy.SSOPage(path) {
+	f, err := policy.ForwardablePath(g.stripPrefix(r), 0)
+	if err != nil || f.Route != policy.RouteSSOPage {
 		g.deny(w, r, policy.Decision{Reason: policy.ReasonRouteNotAllowed, Detail: "not a page of the app"})
 		return
 	}
+	query, err := policy.CleanQuery(r.URL.RawQuery)
+	if err != nil {
+		g.deny(w, r, policy.Decision{Reason: policy.ReasonMalformedRequest, Detail: "page query: " + err.Error()})
+		return
+	}
+	path := f.Path // rebuilt from what was parsed, as is query
 	s := scopeOf(r)
 	s.kind = kindSSOPage
 	s.ssoReturn = path
-	if r.URL.RawQuery != "" {
-		s.ssoReturn += "?" + r.URL.RawQuery
+	if query != "" {
+		s.ssoReturn += "?" + query
 	}
 	who := g.identifySSO(w, r)
 	if who == nil {
@@ -490,7 +508,7 @@ func (g *Gate) serveSSOPage(w http.ResponseWriter, r *http.Request) {
 	}
 	g.decided(r, d)
 	s.mbSession, s.upToken, s.handle, s.ssoFromCookie = sess.Key, sess.Key, "", fromCookie
-	g.forwardFair(w, r, who, path, r.URL.RawQuery)
+	g.forwardFair(w, r, who, path, query)
 }
 
 // redirectToSignIn sends a page load through /.tenantgate/sso and back.

@@ -45,6 +45,10 @@ type Options struct {
 	// SiteURL is MB_SITE_URL. Empty: the first request sets the site URL
 	// from its headers (siteurl.go).
 	SiteURL string
+	// LegacyPathParams puts a legacy path normaliser in front (see
+	// pathnorm.go): each segment's ";params" is removed, then dot segments
+	// are resolved, before routing. Requests are recorded as received.
+	LegacyPathParams bool
 }
 
 // Request is what the stand-in recorded of one request it received.
@@ -174,6 +178,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}}
 	if f := s.override.Load(); f != nil && (*f)(sw, r) {
 		return
+	}
+	if s.opts.LegacyPathParams {
+		path = legacyNormalize(path)
 	}
 	s.serve(sw, r, path)
 }
