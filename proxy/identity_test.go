@@ -1,0 +1,84 @@
+package proxy
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+// tab is one browser tab of a user who belongs to several organizations:
+// the app session of one organization, and the Metabase credential the
+// gate handed that tab (a sealed cookie or an SDK handle).
+type tab struct {
+	tenant, app string
+	hdr         http.Header
+}
+
+// orgSwitchFlows signs a tab in through the cookie flow or the SDK flow.
+var orgSwitchFlows = map[string]func(h *harness, app string) http.Header{
+	"cookie": func(h *harness, app string) http.Header { return cookieHeader(h.signIn(app, "/dashboard/1")) },
+	"sdk":    func(h *harness, app string) http.Header { return sdkHeader(h.sdkSignIn(app)) },
+}
+
+// countIn runs the all-orders count in a tab and checks that the tab sees
+// its own organization's rows only, and that Metabase received only the
+// session of that organization's Metabase user.
+func countIn(t *testing.T, h *harness, step string, tb tab) {
+	t.Helper()
+	h.mb.Reset()
+	w := h.send("POST", testSSOPrefix+"/api/card/3/query", tb.app, tb.hdr, `{}`)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("%s: %s tab: %d %s", step, tb.tenant, w.Code, w.Body)
+	}
+	if rows := queryRows(t, w); len(rows) != 1 || rows[0][0] != float64(statusTotal(tb.tenant)) {
+		t.Errorf("%s: the %s tab counts %v orders, want %s's %d", step, tb.tenant, rows, tb.tenant, statusTotal(tb.tenant))
+	}
+	if n := assertUpstreamSessions(t, h, tb.tenant, "alice+"+tb.tenant+"@tenantgate.invalid"); n != 1 {
+		t.Errorf("%s: %d requests reached Metabase with a session, want 1", step, n)
+	}
+}
+
+// TestSSOOrganizationSwitchBackAndForth is issue 12 §4: alice belongs to
+// acme and globex and keeps a tab open for each. Metabase keys JWT users by
+// email and reads their attributes at request time, so with one Metabase
+// user per email the globex sign-in would rewrite what the acme tab's
+// session sees. With the default email template each (user, organization)
+// is its own Metabase user: every tab only ever gets its own rows, also
+// after alice leaves globex, through both flows.
+func TestSSOOrganizationSwitchBackAndForth(t *testing.T) {
+	for flow, signIn := range orgSwitchFlows {
+		t.Run(flow, func(t *testing.T) {
+			h := newSSOHarness(t, nil)
+			acme := tab{tenant: "acme", app: ssoSession("alice", "acme", time.Hour)}
+			globex := tab{tenant: "globex", app: ssoSession("alice", "globex", time.Hour)}
+
+			acme.hdr = signIn(h, acme.app)
+			countIn(t, h, "1. acme", acme)
+			globex.hdr = signIn(h, globex.app)
+			countIn(t, h, "2. globex", globex)
+			countIn(t, h, "3. back in acme", acme)
+			countIn(t, h, "4. globex again", globex)
+			// A fresh acme sign-in (another tab) changes nothing for globex,
+			// nor a fresh globex one for acme.
+			acme2 := tab{tenant: "acme", app: acme.app, hdr: signIn(h, acme.app)}
+			countIn(t, h, "5. new acme tab", acme2)
+			countIn(t, h, "6. globex after it", globex)
+			globex2 := tab{tenant: "globex", app: globex.app, hdr: signIn(h, globex.app)}
+			countIn(t, h, "7. new globex tab", globex2)
+
+			// alice leaves globex: the app now only issues acme sessions.
+			// Her globex tab's credential with an acme session is refused,
+			// and acme keeps seeing acme's rows.
+			h.mb.Reset()
+			w := h.send("POST", testSSOPrefix+"/api/card/3/query", acme.app, globex.hdr, `{}`)
+			if w.Code != http.StatusUnauthorized || reason(w) != "sso-session-mismatch" {
+				t.Errorf("8. the globex credential with an acme session: %d %s", w.Code, w.Body)
+			}
+			if n := len(h.mb.Requests()); n != 0 {
+				t.Errorf("8. the globex credential reached Metabase %d times", n)
+			}
+			countIn(t, h, "9. acme after leaving globex", acme)
+			countIn(t, h, "10. the other acme tab", acme2)
+		})
+	}
+}
