@@ -101,9 +101,6 @@ type SSOMinter struct {
 	now         func() time.Time
 }
 
-// defaultEmailTemplate is configs' default, for minters built in code.
-const defaultEmailTemplate = "{{ .Subject }}+{{ .Tenant }}@tenantgate.invalid"
-
 // NewSSOMinter compiles o. It refuses an email template that could give
 // two identities one Metabase user, and attribute names that the gate or
 // Metabase set themselves.
@@ -116,7 +113,7 @@ func NewSSOMinter(o SSOOptions) (*SSOMinter, error) {
 	}
 	text := o.EmailTemplate
 	if text == "" {
-		text = defaultEmailTemplate
+		text = configs.DefaultSSOEmailTemplate
 	}
 	parts, err := configs.ParseEmailTemplate(text, o.Tenants)
 	if err != nil {

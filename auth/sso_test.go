@@ -41,7 +41,9 @@ func TestSSOMint(t *testing.T) {
 		Groups: []string{"customer", "analyst", "staff", "customer"},
 		Claims: map[string]any{"region": "eu", "seats": json.Number("12"), "beta": true, "tags": []any{"x"},
 			// A session claim named like a fixed claim is never copied.
-			"email": "mallory@evil.example", "organization_id": "globex", "exp": 9999999999, "iat": 1}}
+			"email": "mallory@evil.example", "organization_id": "globex", "exp": 9999999999, "iat": 1,
+			// Nor Metabase's tenant claims: only the gate sets them.
+			"@tenant": "globex", "@tenant.attributes": map[string]any{"organization_id": "globex"}}}
 	tests := []struct {
 		name       string
 		opts       SSOOptions

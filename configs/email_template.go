@@ -8,6 +8,11 @@ import (
 	"text/template/parse"
 )
 
+// DefaultSSOEmailTemplate is sso.email_template's default: one Metabase
+// user per subject and tenant, at a reserved domain (RFC 2606) that no mail
+// ever reaches.
+const DefaultSSOEmailTemplate = defaultSSOEmailTemplate
+
 // EmailPart is one piece of a parsed SSO email template: literal Text, or
 // (Field set) a field of the caller's identity.
 type EmailPart struct {
