@@ -113,6 +113,9 @@ func checkEmailParts(parts []EmailPart, tenants bool) error {
 				return fmt.Errorf("literal text %q holds %q: use only letters, digits, \".\", \"+\", \"_\", \"-\" and one \"@\"", p.Text, r)
 			}
 		}
+		if strings.Contains(p.Text, "..") {
+			return errors.New("two \".\" touch: Metabase's email check refuses such an address")
+		}
 		if n := strings.Count(p.Text, "@"); n > 1 || (n == 1 && at >= 0) {
 			return errors.New("the template has more than one \"@\"")
 		} else if n == 1 {
@@ -138,8 +141,8 @@ func checkEmailParts(parts []EmailPart, tenants bool) error {
 	if err := checkEmailDomain(domain); err != nil {
 		return err
 	}
-	if strings.HasSuffix(local, ".") || strings.Contains(last, "..") || strings.HasPrefix(parts[0].Text, ".") {
-		return errors.New("a \".\" starts or ends the address before the \"@\", or two touch: Metabase refuses such an address")
+	if strings.HasSuffix(local, ".") || strings.HasPrefix(parts[0].Text, ".") {
+		return errors.New("a \".\" starts the address or ends it before the \"@\": Metabase's email check refuses such an address")
 	}
 	return nil
 }
