@@ -82,6 +82,9 @@ type SSOUser struct {
 	FirstName, LastName string
 	// Attributes are the user's jwt_attributes, replaced at every login.
 	Attributes map[string]string
+	// LoginAttributes are attributes an admin set by hand
+	// (login_attributes); since Metabase PR 61458 they beat the JWT's.
+	LoginAttributes map[string]string
 	// GroupIDs are the groups besides All Users, sorted.
 	GroupIDs []int
 	// Tenant is the slug of the user's tenant; "" for an internal user.
@@ -138,13 +141,14 @@ func (st *ssoState) userByID(id int) *SSOUser {
 
 // copyUserLocked copies u with its effective attributes as of now, the way
 // Metabase's add-attributes merges them per request: tenant attributes
-// (with @tenant.slug), then jwt_attributes on top.
+// (with @tenant.slug), then jwt_attributes, then login_attributes on top.
 func (s *Server) copyUserLocked(u *SSOUser) SSOUser {
 	c := *u
 	c.Attributes = maps.Clone(u.Attributes)
 	if c.Attributes == nil {
 		c.Attributes = map[string]string{}
 	}
+	c.LoginAttributes = maps.Clone(u.LoginAttributes)
 	c.GroupIDs = slices.Clone(u.GroupIDs)
 	c.Effective = map[string]string{}
 	if t := s.sso.tenants[u.Tenant]; s.opts.SSO.Tenants && t != nil {
@@ -152,7 +156,21 @@ func (s *Server) copyUserLocked(u *SSOUser) SSOUser {
 		c.Effective["@tenant.slug"] = t.Slug
 	}
 	maps.Copy(c.Effective, u.Attributes)
+	maps.Copy(c.Effective, u.LoginAttributes)
 	return c
+}
+
+// SetLoginAttributes sets the attributes an admin gives the user of email
+// by hand, as PUT /api/user/{id} does; they beat the JWT's at every
+// request. It reports whether the user exists.
+func (s *Server) SetLoginAttributes(email string, attrs map[string]string) bool {
+	s.sso.mu.Lock()
+	defer s.sso.mu.Unlock()
+	u := s.sso.userByEmail(email)
+	if u != nil {
+		u.LoginAttributes = maps.Clone(attrs)
+	}
+	return u != nil
 }
 
 // User returns the SSO user with email (any case).
@@ -744,8 +762,15 @@ func (u *SSOUser) json() map[string]any {
 	}
 	return map[string]any{"id": u.ID, "email": u.Email, "first_name": nullable(u.FirstName), "last_name": nullable(u.LastName),
 		"common_name": strings.TrimSpace(u.FirstName + " " + u.LastName), "is_superuser": u.Superuser(), "is_active": true,
-		"sso_source": "jwt", "login_attributes": u.Attributes, "jwt_attributes": u.Attributes, "attributes": u.Effective,
+		"sso_source": "jwt", "login_attributes": nonNil(u.LoginAttributes), "jwt_attributes": u.Attributes, "attributes": u.Effective,
 		"user_group_memberships": memberships, "locale": nil}
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 // rowFilter is the row-level security of user on the orders table: none

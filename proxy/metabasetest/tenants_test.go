@@ -114,6 +114,13 @@ func TestSSOTenants(t *testing.T) {
 	if got, want := orderCount(t, base, key3), ordersOf("globex"); got != want {
 		t.Errorf("jwt attribute over the tenant's: %d orders, want %d", got, want)
 	}
+	// An attribute an admin set by hand beats the JWT's and the tenant's.
+	if !s.SetLoginAttributes("b@acme.example", map[string]string{"organization_id": "initech"}) {
+		t.Fatal("no user b@acme.example")
+	}
+	if got, want := orderCount(t, base, key3), ordersOf("initech"); got != want {
+		t.Errorf("login attribute over the JWT's: %d orders, want %d", got, want)
+	}
 	sdkSignIn(t, base, alice(map[string]any{"email": "internal@example.com"}))
 
 	sdk := map[string]string{"X-Metabase-Client": "embedding-sdk-react"}
