@@ -25,9 +25,9 @@ import (
 // The browser holds it sealed (AES-GCM): in a cookie for the full-app
 // iframe, or as the SDK's session "id". Every request opens it, checks it
 // against the caller's current app session (tenant, subject, the Metabase
-// identity it renders, expiry), and
-// only then injects the real key as X-Metabase-Session, after every client
-// cookie and Metabase credential header has been stripped.
+// identity it renders, expiry), and only then injects the real key as
+// X-Metabase-Session, after every client cookie and Metabase credential
+// header has been stripped.
 
 // Route names of the SSO routes.
 const (
@@ -331,6 +331,10 @@ func (g *Gate) serveSDKJWT(w http.ResponseWriter, r *http.Request) {
 	email, err := g.sso.minter.Email(who)
 	if d, refused := mintRefusal(err); refused {
 		g.deny(w, r, d)
+		return
+	}
+	if err != nil {
+		g.fail(w, r, err)
 		return
 	}
 	now := g.now()
