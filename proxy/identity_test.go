@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -146,5 +148,42 @@ func TestSSOFirstClassTenantsPerTenantUsers(t *testing.T) {
 	}
 	if n := len(h.mb.Users()); n != 4 {
 		t.Errorf("%d Metabase users, want 4", n)
+	}
+}
+
+// TestIntrospectionSubjectClaim: through the gate, an introspection answer
+// names the user in session.subject_claim; one that does not (a sub is no
+// stand-in) is refused with subject-missing before any handle is minted.
+func TestIntrospectionSubjectClaim(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie("app")
+		if err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		answer := map[string]any{"organization_id": "acme", "sub": "alice"}
+		if c.Value == "uid" {
+			answer["uid"] = "u-7"
+		}
+		_ = json.NewEncoder(w).Encode(answer)
+	}))
+	defer app.Close()
+	h := newHarness(t, func(c *configs.Config) {
+		c.Session.JWTSecrets = nil
+		c.Introspect.URL = app.URL
+		c.Session.SubjectClaim = "uid"
+	})
+	for cookie, want := range map[string]int{"uid": http.StatusOK, "sub": http.StatusForbidden} {
+		r := httptest.NewRequest("GET", "/.tenantgate/embed/dashboard/1", nil)
+		r.Header.Set("Accept", "application/json")
+		r.AddCookie(&http.Cookie{Name: "app", Value: cookie})
+		w := httptest.NewRecorder()
+		h.stack.Gate.ServeHTTP(w, r)
+		if w.Code != want || (want != http.StatusOK && reason(w) != "subject-missing") {
+			t.Errorf("answer with %s: %d %s, want %d", cookie, w.Code, w.Body, want)
+		}
+	}
+	if n := len(h.mb.Requests()); n != 0 {
+		t.Errorf("Metabase asked %d times", n)
 	}
 }
