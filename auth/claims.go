@@ -21,12 +21,22 @@ import (
 // paths). It must be a non-empty string or an integral JSON number; anything
 // else (missing, null, "", whitespace, bool, array, object, 4.2) wraps
 // ErrTenantMissing, because guessing a tenant is how data leaks across tenants.
-func identityFromClaims(claims map[string]any, tenantClaim, source string) (*Identity, error) {
+//
+// The subject is claims[subjectClaim] ("" means "sub"), by the same rules;
+// without one the error wraps ErrSubjectMissing: an identity without a user
+// would bind handles and SSO sessions to the tenant alone.
+func identityFromClaims(claims map[string]any, tenantClaim, subjectClaim, source string) (*Identity, error) {
 	tenant, ok := claimScalar(claims[tenantClaim])
 	if !ok || strings.TrimSpace(tenant) == "" {
 		return nil, fmt.Errorf("reading tenant claim %q: %w", tenantClaim, ErrTenantMissing)
 	}
-	sub, _ := claimScalar(claims["sub"])
+	if subjectClaim == "" {
+		subjectClaim = defaultSubjectClaim
+	}
+	sub, ok := claimScalar(claims[subjectClaim])
+	if !ok || strings.TrimSpace(sub) == "" {
+		return nil, fmt.Errorf("reading subject claim %q: %w", subjectClaim, ErrSubjectMissing)
+	}
 	return &Identity{
 		Subject:   sub,
 		Email:     claimString(claims, "email"),
@@ -38,6 +48,9 @@ func identityFromClaims(claims map[string]any, tenantClaim, source string) (*Ide
 		Source:    source,
 	}, nil
 }
+
+// defaultSubjectClaim is the subject claim when the config leaves it empty.
+const defaultSubjectClaim = "sub"
 
 // claimString returns claims[name] if it is a string, else "".
 func claimString(claims map[string]any, name string) string {

@@ -9,6 +9,8 @@ import (
 
 // Identity is who the caller is, as the app's session says.
 type Identity struct {
+	// Subject is the value of the subject claim as a string; never empty
+	// in an Identity returned without error.
 	Subject   string
 	Email     string
 	FirstName string
@@ -42,6 +44,11 @@ var (
 	ErrSessionExpired = errors.New("session has expired")
 	// ErrTenantMissing: the session verified but names no usable tenant.
 	ErrTenantMissing = errors.New("session names no tenant")
+	// ErrSubjectMissing: the session verified but names no user (its
+	// subject claim is absent, blank or not a string or integer). Handles
+	// and SSO sessions are bound to the subject, so without one they would
+	// be bound to the tenant alone.
+	ErrSubjectMissing = errors.New("session names no user")
 	// ErrUnavailable: the gate could not decide (JWKS or introspection
 	// endpoint unreachable or answering garbage); callers fail closed.
 	ErrUnavailable = errors.New("identity provider unavailable")

@@ -41,6 +41,10 @@ type IntrospectOptions struct {
 	// Observer receives cache lookups ("introspect") and endpoint
 	// failures ("introspect"); nil means none.
 	Observer Observer
+	// SubjectClaim names the field of the answer that identifies the user
+	// (session.subject_claim); "" means "sub". An answer without it is
+	// refused with ErrSubjectMissing.
+	SubjectClaim string
 }
 
 // Introspector resolves the caller by asking the app: it sends GET to the
@@ -60,16 +64,17 @@ type IntrospectOptions struct {
 // returned may be shared with other requests: callers must not modify it,
 // its Groups or its Claims.
 type Introspector struct {
-	url         string
-	tenantClaim string
-	ttl         time.Duration
-	timeout     time.Duration
-	now         func() time.Time
-	client      *http.Client
-	log         *zap.Logger
-	cache       *identityCache
-	calls       singleflight.Group
-	obs         Observer
+	url          string
+	tenantClaim  string
+	subjectClaim string
+	ttl          time.Duration
+	timeout      time.Duration
+	now          func() time.Time
+	client       *http.Client
+	log          *zap.Logger
+	cache        *identityCache
+	calls        singleflight.Group
+	obs          Observer
 }
 
 var _ Authenticator = (*Introspector)(nil)
@@ -101,14 +106,15 @@ func NewIntrospector(cfg configs.IntrospectConfig, tenantClaim string, opts Intr
 		return nil, fmt.Errorf("creating introspection cache: %w", err)
 	}
 	in := &Introspector{
-		url:         cfg.URL,
-		tenantClaim: tenantClaim,
-		ttl:         cfg.TTL,
-		timeout:     cfg.Timeout,
-		now:         opts.Now,
-		log:         opts.Logger,
-		obs:         observerOr(opts.Observer),
-		cache:       cache,
+		url:          cfg.URL,
+		tenantClaim:  tenantClaim,
+		subjectClaim: opts.SubjectClaim,
+		ttl:          cfg.TTL,
+		timeout:      cfg.Timeout,
+		now:          opts.Now,
+		log:          opts.Logger,
+		obs:          observerOr(opts.Observer),
+		cache:        cache,
 	}
 	if in.ttl == 0 {
 		in.ttl = defaultIntrospectTTL
@@ -134,7 +140,8 @@ func NewIntrospector(cfg configs.IntrospectConfig, tenantClaim string, opts Intr
 }
 
 // Authenticate asks the app who sent r. Errors wrap ErrNoCredentials,
-// ErrSessionInvalid, ErrSessionExpired, ErrTenantMissing or ErrUnavailable.
+// ErrSessionInvalid, ErrSessionExpired, ErrTenantMissing, ErrSubjectMissing
+// or ErrUnavailable.
 // The returned Identity may be shared: do not modify it.
 func (in *Introspector) Authenticate(ctx context.Context, r *http.Request) (*Identity, error) {
 	cookies := nonEmpty(r.Header["Cookie"])
@@ -251,7 +258,7 @@ func (in *Introspector) introspect(ctx context.Context, cookies, auths []string)
 			expiry = exp
 		}
 	}
-	id, err := identityFromClaims(claims, in.tenantClaim, "introspect")
+	id, err := identityFromClaims(claims, in.tenantClaim, in.subjectClaim, "introspect")
 	if err != nil {
 		return nil, fmt.Errorf("reading introspection answer: %w", err)
 	}

@@ -167,7 +167,7 @@ func TestIntrospectExp(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			body := fmt.Sprintf(`{"organization_id":"acme","exp":%d}`, tc.exp.Unix())
+			body := fmt.Sprintf(`{"sub":"user-1","organization_id":"acme","exp":%d}`, tc.exp.Unix())
 			srv := newIntrospectServer(t, answer(http.StatusOK, body))
 			in := newTestIntrospector(t, srv.URL, clock, nil)
 			id, err := in.Authenticate(context.Background(), cookieRequest("app_session=abc"))

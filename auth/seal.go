@@ -52,7 +52,9 @@ type SSOSession struct {
 	// Tenant and Subject are the caller's when it was sealed.
 	Tenant  string `json:"t"`
 	Subject string `json:"s"`
-	// Email is the Metabase identity the session belongs to.
+	// Email is the Metabase identity (the SSO email) the session belongs to,
+	// or, in a ticket, that it may be exchanged for. A session is used only
+	// while the caller's identity still renders this same email.
 	Email string `json:"m,omitempty"`
 	// IssuedAt and ExpiresAt are Unix seconds.
 	IssuedAt  int64 `json:"i"`
@@ -62,9 +64,11 @@ type SSOSession struct {
 // Expiry returns ExpiresAt as a time.
 func (s *SSOSession) Expiry() time.Time { return time.Unix(s.ExpiresAt, 0) }
 
-// BoundTo reports whether s was sealed for this tenant and subject.
-func (s *SSOSession) BoundTo(tenant, subject string) (tenantOK, subjectOK bool) {
-	return hmac.Equal([]byte(s.Tenant), []byte(tenant)), hmac.Equal([]byte(s.Subject), []byte(subject))
+// BoundTo reports whether s was sealed for this tenant, subject and
+// Metabase identity (email).
+func (s *SSOSession) BoundTo(tenant, subject, email string) (tenantOK, subjectOK, emailOK bool) {
+	return hmac.Equal([]byte(s.Tenant), []byte(tenant)), hmac.Equal([]byte(s.Subject), []byte(subject)),
+		s.Email != "" && hmac.Equal([]byte(s.Email), []byte(email))
 }
 
 type sealKey struct {
@@ -172,8 +176,9 @@ func (s *Sealer) SealSession(purpose string, sess SSOSession) (string, error) {
 // OpenSession opens a session sealed for purpose. It returns the session
 // and nil; nil and an error wrapping ErrSealInvalid; or the session and an
 // error wrapping ErrSealExpired when it opened but its expiry has passed.
-// A session without a tenant or subject, or (except a ticket) without a
-// Metabase key, is invalid.
+// A session without a tenant, subject or Metabase identity (email), or
+// (except a ticket) without a Metabase key, is invalid: one sealed before
+// the email was bound to it is refused, and its holder signs in again.
 func (s *Sealer) OpenSession(purpose, sealed string) (*SSOSession, error) {
 	pt, err := s.Open(purpose, sealed)
 	if err != nil {
@@ -183,7 +188,7 @@ func (s *Sealer) OpenSession(purpose, sealed string) (*SSOSession, error) {
 	if err := json.Unmarshal(pt, &sess); err != nil {
 		return nil, fmt.Errorf("opening sealed session: %v: %w", err, ErrSealInvalid)
 	}
-	if sess.Tenant == "" || sess.Subject == "" || sess.ExpiresAt == 0 || (purpose != SealTicket && sess.Key == "") {
+	if sess.Tenant == "" || sess.Subject == "" || sess.Email == "" || sess.ExpiresAt == 0 || (purpose != SealTicket && sess.Key == "") {
 		return nil, fmt.Errorf("opening sealed session: missing fields: %w", ErrSealInvalid)
 	}
 	if !s.now().Before(sess.Expiry()) {

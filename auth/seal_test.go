@@ -20,7 +20,8 @@ func TestSealerRoundTripAndRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess := SSOSession{Key: "3f1b5b4e-6a7c-4d2e-9f00-123456789abc", Tenant: "acme", Subject: "alice", IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}
+	sess := SSOSession{Key: "3f1b5b4e-6a7c-4d2e-9f00-123456789abc", Tenant: "acme", Subject: "alice", Email: "alice+acme@tenantgate.invalid",
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()}
 	sealed, err := old.SealSession(SealCookie, sess)
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +47,11 @@ func TestSealerRoundTripAndRefusals(t *testing.T) {
 	noKey.Key = ""
 	keyless, _ := old.SealSession(SealCookie, noKey)
 	ticket, _ := old.SealSession(SealTicket, noKey)
+	// Sealed before the Metabase identity was bound to it (issue 12).
+	noEmail := sess
+	noEmail.Email = ""
+	unbound, _ := old.SealSession(SealCookie, noEmail)
+	unboundTicket, _ := old.SealSession(SealTicket, noEmail)
 	tests := []struct {
 		name, purpose, value string
 		want                 error
@@ -59,6 +65,8 @@ func TestSealerRoundTripAndRefusals(t *testing.T) {
 		{"expired", SealCookie, cold, ErrSealExpired},
 		{"session without a key", SealCookie, keyless, ErrSealInvalid},
 		{"ticket without a key", SealTicket, ticket, nil},
+		{"session without a Metabase identity", SealCookie, unbound, ErrSealInvalid},
+		{"ticket without a Metabase identity", SealTicket, unboundTicket, ErrSealInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

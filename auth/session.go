@@ -66,8 +66,9 @@ type JWTOptions struct {
 // every request bearing it: callers must not modify it, its Groups or its
 // Claims.
 type JWTAuthenticator struct {
-	cookie      string
-	tenantClaim string
+	cookie       string
+	tenantClaim  string
+	subjectClaim string
 	// hmacKeys is a jwt.VerificationKeySet of []byte secrets, boxed once;
 	// nil when no secret is configured.
 	hmacKeys any
@@ -85,7 +86,8 @@ type JWTAuthenticator struct {
 var _ Authenticator = (*JWTAuthenticator)(nil)
 
 // NewJWTAuthenticator returns an Authenticator for the app's session JWT.
-// tenantClaim names the top-level claim holding the tenant. With
+// tenantClaim names the top-level claim holding the tenant, and
+// cfg.SubjectClaim the one naming the user ("" means "sub"). With
 // cfg.JWKSURL set it fetches the JWK Set once before returning (an
 // unreachable set is logged, not fatal: tokens needing it fail with
 // ErrUnavailable until a fetch works) and starts a background refresh that
@@ -115,12 +117,13 @@ func NewJWTAuthenticator(cfg configs.SessionConfig, tenantClaim string, opts JWT
 		return nil, fmt.Errorf("creating session cache: %w", err)
 	}
 	a := &JWTAuthenticator{
-		cookie:      cookie,
-		tenantClaim: tenantClaim,
-		now:         now,
-		cache:       cache,
-		log:         log,
-		obs:         observerOr(opts.Observer),
+		cookie:       cookie,
+		tenantClaim:  tenantClaim,
+		subjectClaim: cfg.SubjectClaim,
+		now:          now,
+		cache:        cache,
+		log:          log,
+		obs:          observerOr(opts.Observer),
 	}
 
 	var methods []string
@@ -174,6 +177,9 @@ func validateSessionConfig(cfg configs.SessionConfig, tenantClaim string) error 
 	if tenantClaim == "" {
 		errs = append(errs, errors.New("tenant claim name is empty"))
 	}
+	if cfg.SubjectClaim != "" && cfg.SubjectClaim == tenantClaim {
+		errs = append(errs, fmt.Errorf("session: subject_claim %q is the tenant claim", cfg.SubjectClaim))
+	}
 	if len(cfg.JWTSecrets) == 0 && cfg.JWKSURL == "" {
 		errs = append(errs, errors.New("session: neither jwt_secrets nor jwks_url is set"))
 	}
@@ -224,7 +230,8 @@ const (
 
 // Authenticate returns the identity in the request's session JWT. Errors
 // wrap ErrNoCredentials, ErrSessionInvalid, ErrSessionExpired,
-// ErrTenantMissing or (JWK Set never fetched or failing) ErrUnavailable.
+// ErrTenantMissing, ErrSubjectMissing or (JWK Set never fetched or
+// failing) ErrUnavailable.
 // The returned Identity may be shared: do not modify it.
 func (a *JWTAuthenticator) Authenticate(ctx context.Context, r *http.Request) (*Identity, error) {
 	token, from, err := a.credential(r.Header)
@@ -333,7 +340,7 @@ func (a *JWTAuthenticator) verify(ctx context.Context, token string) (*Identity,
 	if err != nil || !ok { // the parser requires exp; this is a guard
 		return nil, fmt.Errorf("verifying session JWT: reading exp: %w", ErrSessionInvalid)
 	}
-	id, err := identityFromClaims(claims, a.tenantClaim, "jwt")
+	id, err := identityFromClaims(claims, a.tenantClaim, a.subjectClaim, "jwt")
 	if err != nil {
 		return nil, fmt.Errorf("verifying session JWT: %w", err)
 	}

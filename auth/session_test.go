@@ -915,8 +915,8 @@ func FuzzJWTAuthenticate(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, token string) {
 		id, err := a.Authenticate(context.Background(), bearerRequest(token))
-		if err == nil && (id == nil || id.Tenant == "") {
-			t.Fatalf("got identity %+v without error, want a tenant", id)
+		if err == nil && (id == nil || strings.TrimSpace(id.Tenant) == "" || strings.TrimSpace(id.Subject) == "") {
+			t.Fatalf("got identity %+v without error, want a tenant and a subject", id)
 		}
 		// Short inputs occur in any text; a token-sized one must not.
 		if err != nil && len(token) >= 16 && strings.Contains(err.Error(), token) {

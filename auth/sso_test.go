@@ -41,22 +41,26 @@ func TestSSOMint(t *testing.T) {
 		Groups: []string{"customer", "analyst", "staff", "customer"},
 		Claims: map[string]any{"region": "eu", "seats": json.Number("12"), "beta": true, "tags": []any{"x"},
 			// A session claim named like a fixed claim is never copied.
-			"email": "mallory@evil.example", "organization_id": "globex", "exp": 9999999999, "iat": 1}}
+			"email": "mallory@evil.example", "organization_id": "globex", "exp": 9999999999, "iat": 1,
+			// Nor Metabase's tenant claims: only the gate sets them.
+			"@tenant": "globex", "@tenant.attributes": map[string]any{"organization_id": "globex"}}}
 	tests := []struct {
 		name       string
 		opts       SSOOptions
 		wantClaims map[string]any
 	}{
-		{"defaults", SSOOptions{},
-			map[string]any{"email": "alice@example.com", "first_name": "Alice", "last_name": "Liddell", "organization_id": "acme"}},
+		{"defaults: one Metabase user per subject and tenant", SSOOptions{},
+			map[string]any{"email": "u-1+acme@tenantgate.invalid", "first_name": "Alice", "last_name": "Liddell", "organization_id": "acme"}},
 		{"per organization, mapped groups, attributes",
-			SSOOptions{EmailTemplate: "{{ .Subject }}+{{ .Tenant }}@sso.example", GroupMappings: map[string]string{"customer": "Embedded customers", "analyst": "Embedded analysts"},
-				// The reserved and tenant names are skipped even if configured.
-				Attributes: []string{"region", "seats", "beta", "tags", "missing", "email", "organization_id", "exp", "iat", "@tenant"}},
-			map[string]any{"email": "u-1+acme@sso.example", "first_name": "Alice", "last_name": "Liddell", "organization_id": "acme",
+			SSOOptions{EmailTemplate: "{{ .Email }}.{{ .Subject }}+{{ .Tenant }}@SSO.example", GroupMappings: map[string]string{"customer": "Embedded customers", "analyst": "Embedded analysts"},
+				Attributes: []string{"region", "seats", "beta", "tags", "missing"}},
+			map[string]any{"email": "alice_40example_2ecom.u-1+acme@sso.example", "first_name": "Alice", "last_name": "Liddell", "organization_id": "acme",
 				"groups": []any{"Embedded analysts", "Embedded customers"}, "region": "eu", "seats": "12", "beta": "true"}},
 		{"mapping that matches nothing sends no groups", SSOOptions{GroupMappings: map[string]string{"admins": "Embedded admins"}},
-			map[string]any{"email": "alice@example.com", "first_name": "Alice", "last_name": "Liddell", "organization_id": "acme", "groups": []any{}}},
+			map[string]any{"email": "u-1+acme@tenantgate.invalid", "first_name": "Alice", "last_name": "Liddell", "organization_id": "acme", "groups": []any{}}},
+		{"first-class tenants", SSOOptions{Tenants: true, EmailTemplate: "{{ .Subject }}@tenantgate.invalid", TenantAttributes: []string{"region", "tags"}},
+			map[string]any{"@tenant": "acme", "@tenant.attributes": map[string]any{"organization_id": "acme", "region": "eu"},
+				"email": "u-1@tenantgate.invalid", "first_name": "Alice", "last_name": "Liddell", "organization_id": "acme"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,15 +97,52 @@ func TestSSOMint(t *testing.T) {
 }
 
 func TestSSOMintRefusesNonAddress(t *testing.T) {
-	for _, tmpl := range []string{"{{ .Claims.work_email }}", "{{ .Subject }}", "{{ .Email }}", "a b@c"} {
-		m, err := NewSSOMinter(SSOOptions{Secret: "s", TenantAttribute: "organization_id", EmailTemplate: tmpl})
-		if err != nil {
-			t.Fatal(err)
+	m, err := NewSSOMinter(SSOOptions{Secret: "s", TenantAttribute: "organization_id", EmailTemplate: "{{ .Claims.work_email }}.{{ .Subject }}+{{ .Tenant }}@x.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, id := range map[string]*Identity{
+		"claim missing":      {Subject: "u1", Tenant: "acme", Claims: map[string]any{}},
+		"claim not a scalar": {Subject: "u1", Tenant: "acme", Claims: map[string]any{"work_email": []any{"a"}}},
+		"too long":           {Subject: strings.Repeat("U", 90), Tenant: "acme", Claims: map[string]any{"work_email": "w"}},
+	} {
+		if _, _, err = m.Mint(id); !errors.Is(err, ErrSSOIdentity) {
+			t.Errorf("%s: err = %v, want ErrSSOIdentity", name, err)
 		}
-		_, _, err = m.Mint(&Identity{Subject: "u1", Tenant: "acme", Claims: map[string]any{}})
-		if !errors.Is(err, ErrSSOIdentity) {
-			t.Errorf("%q: err = %v, want ErrSSOIdentity", tmpl, err)
-		}
+	}
+}
+
+// TestNewSSOMinterRefuses: a template that could give two identities one
+// Metabase user, and attributes the gate or Metabase set themselves.
+func TestNewSSOMinterRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		o    SSOOptions
+	}{
+		{"raw email", SSOOptions{EmailTemplate: "{{ .Email }}"}},
+		{"no tenant", SSOOptions{EmailTemplate: "{{ .Subject }}@x.example"}},
+		{"no subject", SSOOptions{EmailTemplate: "{{ .Email }}+{{ .Tenant }}@x.example"}},
+		{"fields touch", SSOOptions{EmailTemplate: "{{ .Subject }}{{ .Tenant }}@x.example"}},
+		{"separator in the encoding's alphabet", SSOOptions{EmailTemplate: "{{ .Subject }}_{{ .Tenant }}@x.example"}},
+		{"domain from a field", SSOOptions{EmailTemplate: "{{ .Subject }}@{{ .Tenant }}.example"}},
+		{"no domain", SSOOptions{EmailTemplate: "{{ .Subject }}+{{ .Tenant }}"}},
+		{"function", SSOOptions{EmailTemplate: "{{ lower .Subject }}+{{ .Tenant }}@x.example"}},
+		{"branch", SSOOptions{EmailTemplate: "{{ if .Subject }}a{{ end }}+{{ .Tenant }}@x.example"}},
+		{"attribute email", SSOOptions{Attributes: []string{"email"}}},
+		{"attribute is the tenant", SSOOptions{Attributes: []string{"organization_id"}}},
+		{"attribute @tenant", SSOOptions{Attributes: []string{"@tenant"}}},
+		{"attribute exp", SSOOptions{Attributes: []string{"exp"}}},
+		{"tenant attributes without tenants", SSOOptions{TenantAttributes: []string{"plan"}}},
+		{"tenant attribute @x", SSOOptions{Tenants: true, TenantAttributes: []string{"@x"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.o
+			o.Secret, o.TenantAttribute = "s", "organization_id"
+			if _, err := NewSSOMinter(o); err == nil {
+				t.Errorf("NewSSOMinter(%+v) accepted", tt.o)
+			}
+		})
 	}
 }
 

@@ -7,9 +7,9 @@ import (
 
 // IdentityFromClaims builds an Identity from a claim set the caller
 // already trusts (a support engineer's --claims for `tenantgate explain`),
-// with the same tenant rules as verified sessions.
-func IdentityFromClaims(claims map[string]any, tenantClaim string) (*Identity, error) {
-	return identityFromClaims(claims, tenantClaim, "static")
+// with the same tenant and subject rules as verified sessions.
+func IdentityFromClaims(claims map[string]any, tenantClaim, subjectClaim string) (*Identity, error) {
+	return identityFromClaims(claims, tenantClaim, subjectClaim, "static")
 }
 
 // Static answers every request with the same identity or error. It lets

@@ -70,6 +70,10 @@ type SessionConfig struct {
 	Audience    string        `yaml:"audience"`     // TENANTGATE_SESSION_AUDIENCE
 	Leeway      time.Duration `yaml:"leeway"`       // TENANTGATE_SESSION_LEEWAY, default 30s
 	CacheSize   int           `yaml:"cache_size"`   // TENANTGATE_SESSION_CACHE_SIZE, default 10000 verified sessions (and handles, signed tokens, policy answers)
+	// SubjectClaim names the claim of the session JWT (or the introspection
+	// answer) that identifies the user; a session without it is refused
+	// (subject-missing), since handles and SSO sessions are bound to it.
+	SubjectClaim string `yaml:"subject_claim"` // TENANTGATE_SESSION_SUBJECT_CLAIM, default "sub"
 }
 
 // IntrospectConfig describes the app endpoint that says who a caller is.
@@ -146,13 +150,18 @@ type AuditConfig struct {
 // bound to the caller. SSO is off unless jwt_shared_secret is set.
 type SSOConfig struct {
 	JWTSharedSecret Secret            `yaml:"jwt_shared_secret"` // MB_JWT_SHARED_SECRET, Metabase's JWT shared secret (used as UTF-8 bytes); unset: SSO off
-	EmailTemplate   string            `yaml:"email_template"`    // TENANTGATE_SSO_EMAIL_TEMPLATE, default "{{ .Email }}": the Metabase identity, e.g. "{{ .Subject }}+{{ .Tenant }}@sso.example"
+	EmailTemplate   string            `yaml:"email_template"`    // TENANTGATE_SSO_EMAIL_TEMPLATE, default "{{ .Subject }}+{{ .Tenant }}@tenantgate.invalid": the Metabase identity, one per user and tenant (see ParseEmailTemplate)
 	GroupMappings   map[string]string `yaml:"group_mappings"`    // TENANTGATE_SSO_GROUP_MAPPINGS, comma-separated app=Metabase pairs: app group → Metabase group name (never Administrators)
 	Attributes      []string          `yaml:"attributes"`        // TENANTGATE_SSO_ATTRIBUTES, comma-separated identity claims sent as user attributes
 	SealingKeys     []Secret          `yaml:"sealing_keys"`      // TENANTGATE_SSO_SEALING_KEY, comma-separated, each ≥ 32 bytes; first seals, all open
 	CookieSameSite  string            `yaml:"cookie_samesite"`   // TENANTGATE_SSO_COOKIE_SAMESITE, default "lax": lax, strict or none
 	Partitioned     bool              `yaml:"partitioned"`       // TENANTGATE_SSO_PARTITIONED, default false: CHIPS cookie for third-party iframes (needs samesite none)
 	Dataset         bool              `yaml:"dataset"`           // TENANTGATE_SSO_DATASET, default false: allow POST /api/dataset (only when sandboxes cover every table)
+	// Tenants sends Metabase's first-class tenant (@tenant, the tenant as a
+	// slug, and @tenant.attributes) in every SSO JWT; Metabase must have
+	// tenants turned on, or it refuses every sign-in.
+	Tenants          bool     `yaml:"tenants"`           // TENANTGATE_SSO_TENANTS, default false
+	TenantAttributes []string `yaml:"tenant_attributes"` // TENANTGATE_SSO_TENANT_ATTRIBUTES, comma-separated identity claims sent as @tenant.attributes (with the tenant parameter); Metabase keeps a tenant's first values
 }
 
 // Enabled reports whether SSO is configured.

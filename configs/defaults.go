@@ -38,7 +38,8 @@ const (
 	defaultTenantMaxWait         = time.Second
 	defaultMicroCacheBytes       = 64 << 20
 	defaultAssetCacheBytes       = 64 << 20
-	defaultSSOEmailTemplate      = "{{ .Email }}"
+	defaultSSOEmailTemplate      = "{{ .Subject }}+{{ .Tenant }}@tenantgate.invalid"
+	defaultSessionSubjectClaim   = "sub"
 	defaultSSOCookieSameSite     = "lax"
 )
 
@@ -57,6 +58,7 @@ func (c *Config) ApplyDefaults() {
 	dur(&c.Session.JWKSRefresh, defaultJWKSRefresh)
 	dur(&c.Session.Leeway, defaultSessionLeeway)
 	num(&c.Session.CacheSize, defaultSessionCacheSize)
+	str(&c.Session.SubjectClaim, defaultSessionSubjectClaim)
 
 	dur(&c.Introspect.TTL, defaultIntrospectTTL)
 	dur(&c.Introspect.Timeout, defaultIntrospectTimeout)

@@ -248,6 +248,7 @@ func (c *Config) bindings() []binding {
 		{"TENANTGATE_SESSION_AUDIENCE", "session.audience", &c.Session.Audience, ""},
 		{"TENANTGATE_SESSION_LEEWAY", "session.leeway", &c.Session.Leeway, ""},
 		{"TENANTGATE_SESSION_CACHE_SIZE", "session.cache_size", &c.Session.CacheSize, ""},
+		{"TENANTGATE_SESSION_SUBJECT_CLAIM", "session.subject_claim", &c.Session.SubjectClaim, ""},
 
 		{"TENANTGATE_INTROSPECT_URL", "introspect.url", &c.Introspect.URL, ""},
 		{"TENANTGATE_INTROSPECT_TTL", "introspect.ttl", &c.Introspect.TTL, ""},
@@ -298,6 +299,8 @@ func (c *Config) bindings() []binding {
 		{"TENANTGATE_SSO_COOKIE_SAMESITE", "sso.cookie_samesite", &c.SSO.CookieSameSite, ""},
 		{"TENANTGATE_SSO_PARTITIONED", "sso.partitioned", &c.SSO.Partitioned, ""},
 		{"TENANTGATE_SSO_DATASET", "sso.dataset", &c.SSO.Dataset, ""},
+		{"TENANTGATE_SSO_TENANTS", "sso.tenants", &c.SSO.Tenants, ""},
+		{"TENANTGATE_SSO_TENANT_ATTRIBUTES", "sso.tenant_attributes", &c.SSO.TenantAttributes, ","},
 	}
 }
 

@@ -26,10 +26,11 @@ func TestLoadNoFileGivesDefaults(t *testing.T) {
 		ShutdownGrace: 30 * time.Second,
 		Metabase:      MetabaseConfig{TokenTTL: 10 * time.Minute},
 		Session: SessionConfig{
-			Cookie:      "session",
-			JWKSRefresh: 5 * time.Minute,
-			Leeway:      30 * time.Second,
-			CacheSize:   10000,
+			Cookie:       "session",
+			JWKSRefresh:  5 * time.Minute,
+			Leeway:       30 * time.Second,
+			CacheSize:    10000,
+			SubjectClaim: "sub",
 		},
 		Introspect:  IntrospectConfig{TTL: 30 * time.Second, Timeout: 2 * time.Second, CacheSize: 10000},
 		Handles:     HandleConfig{TTL: 10 * time.Minute, RenewMax: 12 * time.Hour},
@@ -40,7 +41,7 @@ func TestLoadNoFileGivesDefaults(t *testing.T) {
 		Protect:     ProtectConfig{MergeMaxBytes: 4 << 20, TenantRate: 200, TenantBurst: 400, TenantConcurrency: 64, AssetCacheBytes: 64 << 20, TenantMaxWait: time.Second, MicroCacheBytes: 64 << 20},
 		Log:         LogConfig{Level: "info"},
 		Audit:       AuditConfig{Interval: 60 * time.Second, MaxStaleness: 10 * time.Minute},
-		SSO:         SSOConfig{EmailTemplate: "{{ .Email }}", CookieSameSite: "lax"},
+		SSO:         SSOConfig{EmailTemplate: "{{ .Subject }}+{{ .Tenant }}@tenantgate.invalid", CookieSameSite: "lax"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
@@ -144,6 +145,7 @@ var envCases = []struct {
 	{"TENANTGATE_SESSION_AUDIENCE", "bi", func(c *Config) any { return c.Session.Audience }, "bi"},
 	{"TENANTGATE_SESSION_LEEWAY", "5s", func(c *Config) any { return c.Session.Leeway }, 5 * time.Second},
 	{"TENANTGATE_SESSION_CACHE_SIZE", "11", func(c *Config) any { return c.Session.CacheSize }, 11},
+	{"TENANTGATE_SESSION_SUBJECT_CLAIM", "uid", func(c *Config) any { return c.Session.SubjectClaim }, "uid"},
 
 	{"TENANTGATE_INTROSPECT_URL", "http://app/whoami", func(c *Config) any { return c.Introspect.URL }, "http://app/whoami"},
 	{"TENANTGATE_INTROSPECT_TTL", "12s", func(c *Config) any { return c.Introspect.TTL }, 12 * time.Second},
@@ -193,6 +195,8 @@ var envCases = []struct {
 	{"TENANTGATE_SSO_COOKIE_SAMESITE", "none", func(c *Config) any { return c.SSO.CookieSameSite }, "none"},
 	{"TENANTGATE_SSO_PARTITIONED", "true", func(c *Config) any { return c.SSO.Partitioned }, true},
 	{"TENANTGATE_SSO_DATASET", "true", func(c *Config) any { return c.SSO.Dataset }, true},
+	{"TENANTGATE_SSO_TENANTS", "true", func(c *Config) any { return c.SSO.Tenants }, true},
+	{"TENANTGATE_SSO_TENANT_ATTRIBUTES", "plan, seats", func(c *Config) any { return c.SSO.TenantAttributes }, []string{"plan", "seats"}},
 }
 
 func TestEnvOverridesEveryField(t *testing.T) {

@@ -259,6 +259,12 @@ func (c *Config) validateNames(p *problems) {
 	if strings.TrimSpace(c.Tenant.Param) == "" {
 		p.addf("TENANTGATE_TENANT_PARAM (tenant.param) is blank: name the Metabase parameter slug that filters by tenant, or unset it for %q", defaultTenantParam)
 	}
+	switch sub := c.Session.SubjectClaim; {
+	case strings.TrimSpace(sub) == "":
+		p.addf("TENANTGATE_SESSION_SUBJECT_CLAIM (session.subject_claim) is blank: name the session claim that identifies the user, or unset it for %q", defaultSessionSubjectClaim)
+	case sub == c.Tenant.Claim:
+		p.addf("TENANTGATE_SESSION_SUBJECT_CLAIM (session.subject_claim) is %q, the tenant claim: every user of a tenant would be one user (one embed binding, one Metabase account); name the claim that identifies the user", sub)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/template"
 )
 
 // reservedSSOClaims are the claims the gate sets in every SSO JWT, or that
@@ -29,8 +28,26 @@ func (c *Config) validateSSO(p *problems) {
 	}
 	if strings.TrimSpace(s.EmailTemplate) == "" {
 		p.addf("TENANTGATE_SSO_EMAIL_TEMPLATE (sso.email_template) is blank: unset it for %q, or give a template such as \"{{ .Subject }}+{{ .Tenant }}@sso.example\"", defaultSSOEmailTemplate)
-	} else if _, err := template.New("email").Parse(s.EmailTemplate); err != nil {
-		p.addf("TENANTGATE_SSO_EMAIL_TEMPLATE (sso.email_template) is not a valid template: %w", err)
+	} else if _, err := ParseEmailTemplate(s.EmailTemplate, s.Tenants); err != nil {
+		p.addf("TENANTGATE_SSO_EMAIL_TEMPLATE (sso.email_template) %q: %w", s.EmailTemplate, err)
+	}
+	if len(s.TenantAttributes) > 0 && !s.Tenants {
+		p.addf("TENANTGATE_SSO_TENANT_ATTRIBUTES (sso.tenant_attributes) is set but TENANTGATE_SSO_TENANTS (sso.tenants) is off: tenant attributes are sent only with Metabase's first-class tenants; turn it on or unset the list")
+	}
+	seenTenant := map[string]bool{}
+	for i, a := range s.TenantAttributes {
+		name := fmt.Sprintf("TENANTGATE_SSO_TENANT_ATTRIBUTES (sso.tenant_attributes[%d])", i)
+		switch {
+		case strings.TrimSpace(a) == "":
+			p.addf("%s is empty: list identity claim names", name)
+		case a == c.Tenant.Param:
+			p.addf("%s is %q, the tenant parameter, which the gate always sets from the caller's tenant: remove it", name, a)
+		case strings.HasPrefix(a, "@"):
+			p.addf("%s is %q: Metabase drops attributes whose names begin with \"@\"", name, a)
+		case seenTenant[a]:
+			p.addf("%s repeats %q", name, a)
+		}
+		seenTenant[a] = true
 	}
 	for app, mb := range sortedMap(s.GroupMappings) {
 		switch {

@@ -40,7 +40,7 @@ func TestValidateSSO(t *testing.T) {
 		{"samesite and partitioned", func(c *Config) { c.SSO.CookieSameSite, c.SSO.Partitioned = "lax", true },
 			[]string{"TENANTGATE_SSO_PARTITIONED (sso.partitioned) is on"}},
 		{"bad samesite", func(c *Config) { c.SSO.CookieSameSite = "None" }, []string{`"None" is not a SameSite value`}},
-		{"bad template", func(c *Config) { c.SSO.EmailTemplate = "{{ .Email " }, []string{"sso.email_template) is not a valid template"}},
+		{"bad template", func(c *Config) { c.SSO.EmailTemplate = "{{ .Email " }, []string{"sso.email_template) \"{{ .Email \": not a valid template"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -179,6 +179,11 @@ func (e *Engine) lockedParams(id *auth.Identity, r *rule) (map[string]any, Decis
 	if strings.TrimSpace(id.Tenant) == "" {
 		return nil, deny(ReasonTenantMissing, "identity has no tenant")
 	}
+	if auth.IsRouterValue(id.Tenant) {
+		// Metabase's database-routing escape value: never a filter value
+		// the gate locks (issue 12 §5).
+		return nil, deny(ReasonReservedValue, "the tenant is Metabase's routing value")
+	}
 	if len(r.locked) == 0 {
 		if p, ok := e.tenantOnly.Get(id.Tenant); ok {
 			return p, allowed
@@ -201,6 +206,9 @@ func (e *Engine) lockedParams(id *auth.Identity, r *rule) (map[string]any, Decis
 		v := strings.TrimSpace(b.String())
 		if v == "" || v == "<no value>" {
 			return nil, deny(ReasonClaimMissing, "locked param %q is empty for this identity", slug)
+		}
+		if auth.IsRouterValue(v) {
+			return nil, deny(ReasonReservedValue, "locked param %q is Metabase's routing value", slug)
 		}
 		params[slug] = v
 	}

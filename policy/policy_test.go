@@ -57,6 +57,10 @@ func TestMint(t *testing.T) {
 		{"restricted: extra locked param from claim", restricted, ident("acme", map[string]any{"region": "eu"}), dash42, ReasonAllowed, map[string]any{"organization_id": "acme", "region": "eu"}},
 		{"restricted: locked param claim missing", restricted, ident("acme", map[string]any{}), dash42, ReasonClaimMissing, nil},
 		{"restricted: locked param claim empty", restricted, ident("acme", map[string]any{"region": ""}), dash42, ReasonClaimMissing, nil},
+		// Metabase's database-routing escape value is never a locked value (issue 12 §5).
+		{"routing value as tenant", open, ident("__METABASE_ROUTER__", nil), dash42, ReasonReservedValue, nil},
+		{"routing value as tenant, lower case and spaced", open, ident(" __metabase_router__\t", nil), dash42, ReasonReservedValue, nil},
+		{"routing value in a locked param", restricted, ident("acme", map[string]any{"region": "__Metabase_Router__"}), dash42, ReasonReservedValue, nil},
 		{"require claims: match", restricted, ident("globex", map[string]any{"plan": "enterprise"}), auth.Resource{Kind: auth.KindDashboard, ID: 43}, ReasonAllowed, map[string]any{"organization_id": "globex"}},
 		{"require claims: mismatch", restricted, ident("globex", map[string]any{"plan": "free"}), auth.Resource{Kind: auth.KindDashboard, ID: 43}, ReasonResourceNotAllowed, nil},
 		{"require claims: absent", restricted, ident("globex", nil), auth.Resource{Kind: auth.KindDashboard, ID: 43}, ReasonResourceNotAllowed, nil},

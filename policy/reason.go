@@ -17,6 +17,8 @@ const (
 	ReasonTenantMismatch      Reason = "tenant-mismatch"
 	ReasonClaimMissing        Reason = "claim-missing"
 	ReasonSubjectMismatch     Reason = "subject-mismatch"
+	ReasonSubjectMissing      Reason = "subject-missing"
+	ReasonReservedValue       Reason = "reserved-value"
 	ReasonHandleInvalid       Reason = "handle-invalid"
 	ReasonHandleExpired       Reason = "handle-expired"
 	ReasonTokenInvalid        Reason = "token-invalid"
@@ -49,6 +51,7 @@ const (
 var Reasons = []Reason{
 	ReasonAllowed, ReasonNoSession, ReasonSessionInvalid, ReasonSessionExpired,
 	ReasonTenantMissing, ReasonTenantMismatch, ReasonClaimMissing, ReasonSubjectMismatch,
+	ReasonSubjectMissing, ReasonReservedValue,
 	ReasonHandleInvalid, ReasonHandleExpired, ReasonTokenInvalid,
 	ReasonResourceNotAllowed, ReasonResourceUnsafe, ReasonParamNotAllowed, ReasonDownloadNotAllowed,
 	ReasonListingNotAllowed, ReasonRouteNotAllowed, ReasonMethodNotAllowed,
@@ -70,6 +73,8 @@ var reasonInfo = map[Reason]struct {
 	ReasonTenantMismatch:      {http.StatusForbidden, "This embed link belongs to another organization. Open the dashboard from your own application."},
 	ReasonClaimMissing:        {http.StatusForbidden, "Your session lacks an attribute this dashboard needs to filter its data."},
 	ReasonSubjectMismatch:     {http.StatusForbidden, "This embed link was issued to another user. Open the dashboard from your own application."},
+	ReasonSubjectMissing:      {http.StatusForbidden, "Your session does not name a user, so no analytics can be shown."},
+	ReasonReservedValue:       {http.StatusForbidden, "Your session carries a value the gateway never passes to Metabase, so no analytics can be shown."},
 	ReasonHandleInvalid:       {http.StatusForbidden, "This embed link is not valid. Open the dashboard from your application again."},
 	ReasonHandleExpired:       {http.StatusForbidden, "This embed link has expired. Reload the page in your application."},
 	ReasonTokenInvalid:        {http.StatusForbidden, "This embed token is not accepted by the gateway."},

@@ -46,7 +46,7 @@ func BuildWith(parent context.Context, cfg *configs.Config, log *zap.Logger, m *
 	var authn auth.Authenticator
 	closeFn := cancel
 	if cfg.Introspect.URL != "" {
-		in, err := auth.NewIntrospector(cfg.Introspect, cfg.Tenant.Claim, auth.IntrospectOptions{Logger: log, Observer: m})
+		in, err := auth.NewIntrospector(cfg.Introspect, cfg.Tenant.Claim, auth.IntrospectOptions{Logger: log, Observer: m, SubjectClaim: cfg.Session.SubjectClaim})
 		if err != nil {
 			return nil, fmt.Errorf("building introspection client: %w", err)
 		}

@@ -45,6 +45,8 @@ func authReason(err error) policy.Reason {
 		return policy.ReasonSessionInvalid
 	case errors.Is(err, auth.ErrTenantMissing):
 		return policy.ReasonTenantMissing
+	case errors.Is(err, auth.ErrSubjectMissing):
+		return policy.ReasonSubjectMissing
 	default:
 		return policy.ReasonIdentityUnavailable
 	}

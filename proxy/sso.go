@@ -24,9 +24,10 @@ import (
 // side; the Metabase session key that comes back never reaches a browser.
 // The browser holds it sealed (AES-GCM): in a cookie for the full-app
 // iframe, or as the SDK's session "id". Every request opens it, checks it
-// against the caller's current app session (tenant, subject, expiry), and
-// only then injects the real key as X-Metabase-Session, after every client
-// cookie and Metabase credential header has been stripped.
+// against the caller's current app session (tenant, subject, the Metabase
+// identity it renders, expiry), and only then injects the real key as
+// X-Metabase-Session, after every client cookie and Metabase credential
+// header has been stripped.
 
 // Route names of the SSO routes.
 const (
@@ -71,7 +72,7 @@ func newSSOGate(cfg *configs.Config, rt http.RoundTripper, prefix string) (*ssoG
 	c := cfg.SSO
 	minter, err := auth.NewSSOMinter(auth.SSOOptions{
 		Secret: c.JWTSharedSecret.Reveal(), EmailTemplate: c.EmailTemplate, GroupMappings: c.GroupMappings,
-		TenantAttribute: cfg.Tenant.Param, Attributes: c.Attributes,
+		TenantAttribute: cfg.Tenant.Param, Attributes: c.Attributes, Tenants: c.Tenants, TenantAttributes: c.TenantAttributes,
 	})
 	if err != nil {
 		return nil, err
@@ -219,8 +220,8 @@ func (g *Gate) secureRequest(r *http.Request) bool {
 // expiry, or a denial.
 func (g *Gate) signIn(r *http.Request, who *auth.Identity, client, purpose, returnTo string) (string, time.Time, policy.Decision) {
 	tok, claims, err := g.sso.minter.Mint(who)
-	if errors.Is(err, auth.ErrSSOIdentity) {
-		return "", time.Time{}, policy.Decision{Reason: policy.ReasonClaimMissing, Detail: err.Error()}
+	if d, refused := mintRefusal(err); refused {
+		return "", time.Time{}, d
 	}
 	if err != nil {
 		return "", time.Time{}, policy.Decision{Reason: policy.ReasonInternal, Detail: err.Error()}
@@ -241,6 +242,17 @@ func (g *Gate) signIn(r *http.Request, who *auth.Identity, client, purpose, retu
 		return "", time.Time{}, policy.Decision{Reason: policy.ReasonInternal, Detail: err.Error()}
 	}
 	return sealed, exp, policy.Decision{Allow: true, Reason: policy.ReasonAllowed}
+}
+
+// mintRefusal maps the minter's identity errors to denials.
+func mintRefusal(err error) (policy.Decision, bool) {
+	switch {
+	case errors.Is(err, auth.ErrSSOReserved):
+		return policy.Decision{Reason: policy.ReasonReservedValue, Detail: err.Error()}, true
+	case errors.Is(err, auth.ErrSSOIdentity):
+		return policy.Decision{Reason: policy.ReasonClaimMissing, Detail: err.Error()}, true
+	}
+	return policy.Decision{}, false
 }
 
 // exchange calls Metabase's GET /auth/sso with the SSO JWT and returns the
@@ -316,9 +328,18 @@ func (g *Gate) serveSDKJWT(w http.ResponseWriter, r *http.Request) {
 	if who == nil {
 		return
 	}
+	email, err := g.sso.minter.Email(who)
+	if d, refused := mintRefusal(err); refused {
+		g.deny(w, r, d)
+		return
+	}
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
 	now := g.now()
 	ticket, err := g.sso.sealer.SealSession(auth.SealTicket, auth.SSOSession{Tenant: who.Tenant, Subject: who.Subject,
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(auth.SSOTokenLifetime).Unix()})
+		Email: email, IssuedAt: now.Unix(), ExpiresAt: now.Add(auth.SSOTokenLifetime).Unix()})
 	if err != nil {
 		g.fail(w, r, err)
 		return
@@ -369,7 +390,7 @@ func (g *Gate) serveSSOAuth(w http.ResponseWriter, r *http.Request) {
 		g.deny(w, r, policy.Decision{Reason: policy.ReasonSSOTokenInvalid, Detail: "SDK ticket: " + err.Error()})
 		return
 	}
-	if d := bindingDecision(t, who, policy.ReasonTenantMismatch, policy.ReasonSubjectMismatch, "token"); !d.Allow {
+	if d := g.bindingDecision(t, who, policy.ReasonTenantMismatch, policy.ReasonSubjectMismatch, "token"); !d.Allow {
 		g.deny(w, r, d)
 		return
 	}
@@ -382,14 +403,24 @@ func (g *Gate) serveSSOAuth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sdkSession{Status: "ok", ID: sealed, Exp: exp.Unix(), Iat: g.now().Unix()})
 }
 
-// bindingDecision checks a sealed value's binding against the caller.
-func bindingDecision(s *auth.SSOSession, who *auth.Identity, tenantReason, subjectReason policy.Reason, mismatch string) policy.Decision {
-	tenantOK, subjectOK := s.BoundTo(who.Tenant, who.Subject)
+// bindingDecision checks a sealed value's binding against the caller: its
+// tenant, its subject, and the Metabase identity the caller's session
+// renders now. The last one is what keeps a session to the Metabase user it
+// was opened for: Metabase reads a user's attributes at request time, so a
+// session is safe only while the caller would still sign in as that user
+// (issue 12). A caller whose session renders no identity fails it too.
+func (g *Gate) bindingDecision(s *auth.SSOSession, who *auth.Identity, tenantReason, subjectReason policy.Reason, mismatch string) policy.Decision {
+	email, err := g.sso.minter.Email(who)
+	tenantOK, subjectOK, emailOK := s.BoundTo(who.Tenant, who.Subject, email)
 	switch {
 	case !tenantOK:
 		return policy.Decision{Reason: tenantReason, Mismatch: mismatch, Detail: "sealed for another tenant"}
 	case !subjectOK:
 		return policy.Decision{Reason: subjectReason, Detail: "sealed for another user"}
+	case err != nil:
+		return policy.Decision{Reason: subjectReason, Detail: "the caller's session gives no Metabase identity: " + err.Error()}
+	case !emailOK:
+		return policy.Decision{Reason: subjectReason, Detail: "sealed for another Metabase identity"}
 	}
 	return policy.Decision{Allow: true, Reason: policy.ReasonAllowed}
 }
@@ -417,7 +448,7 @@ func (g *Gate) ssoSession(r *http.Request, who *auth.Identity, cookieOnly bool) 
 	case err != nil:
 		return nil, fromCookie, policy.Decision{Reason: policy.ReasonSSOSessionInvalid, Detail: purpose + ": " + err.Error()}
 	}
-	return sess, fromCookie, bindingDecision(sess, who, policy.ReasonSSOSessionMismatch, policy.ReasonSSOSessionMismatch, "handle")
+	return sess, fromCookie, g.bindingDecision(sess, who, policy.ReasonSSOSessionMismatch, policy.ReasonSSOSessionMismatch, "handle")
 }
 
 // serveSSOAPI passes an SSO user's call to the Metabase API when the

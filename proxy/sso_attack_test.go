@@ -17,6 +17,11 @@ type ssoCaller struct {
 	subject, tenant, token string
 }
 
+// email is the caller's Metabase identity under the default email template.
+func (c ssoCaller) email() string {
+	return auth.EncodeEmailPart(c.subject) + "+" + auth.EncodeEmailPart(c.tenant) + "@tenantgate.invalid"
+}
+
 func ssoCorpusSessions() map[string]ssoCaller {
 	return map[string]ssoCaller{
 		"acme":        {"alice", "acme", ssoSession("alice", "acme", time.Hour)},
@@ -96,21 +101,27 @@ func (c *ssoCredentials) placeholder(inner string) string {
 			t.Fatal(err)
 		}
 		return tok
-	case "COLD", "FOREIGN":
+	case "COLD", "FOREIGN", "OLDMAIL":
 		c.signedIn(who)
 		key := testSealKey
 		exp := time.Now().Add(time.Hour)
-		if kind == "COLD" {
+		email := s.email()
+		switch kind {
+		case "COLD":
 			exp = time.Now().Add(-time.Hour)
-		} else {
+		case "FOREIGN":
 			key = "another-seal-key-0123456789abcdef0123456789"
+		case "OLDMAIL":
+			// Sealed for the Metabase user of another email template (one
+			// per email, before issue 12): tenant and subject still match.
+			email = s.subject + "@example.com"
 		}
 		sealer, err := auth.NewSealer([]string{key}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		v, err := sealer.SealSession(auth.SealCookie, auth.SSOSession{Key: c.mbKey[who], Tenant: s.tenant, Subject: s.subject,
-			IssuedAt: exp.Add(-2 * time.Hour).Unix(), ExpiresAt: exp.Unix()})
+			Email: email, IssuedAt: exp.Add(-2 * time.Hour).Unix(), ExpiresAt: exp.Unix()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,17 +155,23 @@ func (c *ssoCredentials) expand(s string) string {
 // no response holds a real Metabase session key; no log line holds a
 // credential.
 func TestSSOAttackCorpus(t *testing.T) {
-	sessions := ssoCorpusSessions()
-	creds := map[string]*ssoCredentials{}
-	for name, tweak := range map[string]func(*configs.Config){
+	replaySSOCorpus(t, "testdata/sso_attacks.txt", 60, ssoCorpusSessions(), map[string]func(*configs.Config){
 		"sso":     nil,
 		"dataset": func(c *configs.Config) { c.SSO.Dataset = true },
-	} {
+	})
+}
+
+// replaySSOCorpus replays the corpus at path (at least min cases) with the
+// given sessions, against one gate per config.
+func replaySSOCorpus(t *testing.T, path string, min int, sessions map[string]ssoCaller, cfgs map[string]func(*configs.Config)) {
+	t.Helper()
+	creds := map[string]*ssoCredentials{}
+	for name, tweak := range cfgs {
 		h := newSSOHarness(t, tweak)
 		creds[name] = &ssoCredentials{t: t, h: h, sessions: sessions, cookie: map[string]string{}, mbKey: map[string]string{}, sdk: map[string]string{}}
 	}
 	var secrets []string
-	for _, cc := range readCorpus(t, "testdata/sso_attacks.txt", 60) {
+	for _, cc := range readCorpus(t, path, min) {
 		cfgName, sessName, req, hdrs, want := cc.config, cc.session, cc.request, cc.headers, cc.want
 		t.Run(cc.name, func(t *testing.T) {
 			c := creds[cfgName]
@@ -223,7 +240,7 @@ func TestSSOAttackCorpus(t *testing.T) {
 					continue
 				}
 				u, ok := h.mb.SessionUser(key)
-				if !ok || u.Email != who.subject+"@example.com" || u.Attributes["organization_id"] != who.tenant {
+				if !ok || u.Email != who.email() || u.Attributes["organization_id"] != who.tenant {
 					t.Errorf("Metabase received the session of %+v for a caller %s of %q", u, who.subject, who.tenant)
 				}
 			}

@@ -29,8 +29,15 @@ const (
 // "customer" maps to the sandboxed "Embedded customers".
 func newSSOHarness(t *testing.T, tweak func(*configs.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, mb: metabasetest.New(metabasetest.Options{SecretKey: testMBKey, Sandboxing: true,
-		SSO: metabasetest.SSOOptions{SharedSecret: testSSOSecret, IdentityProviderURI: "http://app.example/sso", GroupSync: true}})}
+	return newSSOHarnessMB(t, metabasetest.SSOOptions{}, tweak)
+}
+
+// newSSOHarnessMB is newSSOHarness with more of the stand-in's SSO options
+// (its secret, provider URI and group sync are always set).
+func newSSOHarnessMB(t *testing.T, mb metabasetest.SSOOptions, tweak func(*configs.Config)) *harness {
+	t.Helper()
+	mb.SharedSecret, mb.IdentityProviderURI, mb.GroupSync = testSSOSecret, "http://app.example/sso", true
+	h := &harness{t: t, mb: metabasetest.New(metabasetest.Options{SecretKey: testMBKey, Sandboxing: true, SSO: mb})}
 	h.mbSrv = httptest.NewServer(h.mb)
 	t.Cleanup(h.mbSrv.Close)
 	cfg := &configs.Config{}

@@ -167,7 +167,7 @@ func TestSSOInteractiveFlow(t *testing.T) {
 	if got, want := strings.Join(keys, ","), "email,exp,first_name,groups,iat,jti,organization_id,region"; got != want {
 		t.Errorf("claims %s, want %s", got, want)
 	}
-	if claims["email"] != "alice@example.com" || claims["organization_id"] != "acme" || claims["region"] != "eu" || claims["first_name"] != "Alice" {
+	if claims["email"] != "alice+acme@tenantgate.invalid" || claims["organization_id"] != "acme" || claims["region"] != "eu" || claims["first_name"] != "Alice" {
 		t.Errorf("claims %v", claims)
 	}
 	if g, _ := claims["groups"].([]any); len(g) != 1 || g[0] != embeddedGroup {
@@ -181,7 +181,7 @@ func TestSSOInteractiveFlow(t *testing.T) {
 	if jti, _ := claims["jti"].(string); len(jti) != 32 {
 		t.Errorf("jti = %q", jti)
 	}
-	user, ok := h.mb.User("alice@example.com")
+	user, ok := h.mb.User("alice+acme@tenantgate.invalid")
 	if !ok || user.Attributes["organization_id"] != "acme" || !slices.Contains(user.GroupIDs, metabasetest.GroupEmbedded) || user.Superuser() {
 		t.Fatalf("Metabase user %+v", user)
 	}
@@ -198,7 +198,7 @@ func TestSSOInteractiveFlow(t *testing.T) {
 		Attrs       map[string]string `json:"jwt_attributes"`
 		IsSuperuser bool              `json:"is_superuser"`
 	}
-	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &me) != nil || me.Email != "alice@example.com" || me.Attrs["organization_id"] != "acme" || me.IsSuperuser {
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &me) != nil || me.Email != "alice+acme@tenantgate.invalid" || me.Attrs["organization_id"] != "acme" || me.IsSuperuser {
 		t.Errorf("user/current: %d %s", w.Code, w.Body)
 	}
 	w = h.send("POST", testSSOPrefix+"/api/dashboard/1/dashcard/12/card/2/query", alice, cookieHeader(sealed), `{"parameters":[]}`)
@@ -215,7 +215,7 @@ func TestSSOInteractiveFlow(t *testing.T) {
 	if rows := queryRows(t, w); len(rows) != 1 || rows[0][0] != float64(10) {
 		t.Errorf("count = %v, want acme's 10", rows)
 	}
-	if n := assertUpstreamSessions(t, h, "acme", "alice@example.com"); n != 4 {
+	if n := assertUpstreamSessions(t, h, "acme", "alice+acme@tenantgate.invalid"); n != 4 {
 		t.Errorf("%d requests reached Metabase with a session, want 4", n)
 	}
 }
@@ -253,7 +253,7 @@ func TestSSOSDKFlow(t *testing.T) {
 		t.Errorf("SDK exchange sent return_to")
 	}
 	_, claims := verifyHS256(t, jwtOf(t, ex[0]), testSSOSecret)
-	if claims["email"] != "bob@example.com" || claims["organization_id"] != "globex" || claims["exp"] == nil {
+	if claims["email"] != "bob+globex@tenantgate.invalid" || claims["organization_id"] != "globex" || claims["exp"] == nil {
 		t.Errorf("claims %v", claims)
 	}
 	if slices.Contains(h.mb.SessionKeys(), handle) {
@@ -262,7 +262,7 @@ func TestSSOSDKFlow(t *testing.T) {
 
 	h.mb.Reset()
 	w = h.send("GET", testSSOPrefix+"/api/user/current", bob, sdkHeader(handle), "")
-	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"bob@example.com"`) {
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"bob+globex@tenantgate.invalid"`) {
 		t.Errorf("user/current: %d %s", w.Code, w.Body)
 	}
 	w = h.send("GET", testSSOPrefix+"/api/session/properties", bob, sdkHeader(handle), "")
@@ -278,7 +278,7 @@ func TestSSOSDKFlow(t *testing.T) {
 			t.Errorf("%s: X-Metabase-Client = %q", r.Path, r.Header.Get("X-Metabase-Client"))
 		}
 	}
-	if n := assertUpstreamSessions(t, h, "globex", "bob@example.com"); n != 2 {
+	if n := assertUpstreamSessions(t, h, "globex", "bob+globex@tenantgate.invalid"); n != 2 {
 		t.Errorf("%d requests reached Metabase with a session, want 2", n)
 	}
 }
@@ -410,7 +410,7 @@ func TestSSODataset(t *testing.T) {
 	if w.Code != http.StatusForbidden {
 		t.Errorf("native query: %d", w.Code)
 	}
-	assertUpstreamSessions(t, h, "acme", "alice@example.com")
+	assertUpstreamSessions(t, h, "acme", "alice+acme@tenantgate.invalid")
 }
 
 func TestSSOCookieAttributes(t *testing.T) {
@@ -427,7 +427,9 @@ func TestSSOCookieAttributes(t *testing.T) {
 // The email template decides who the Metabase user is; a session whose
 // template gives no address is refused before Metabase is asked.
 func TestSSOEmailTemplateWithoutAddress(t *testing.T) {
-	h := newSSOHarness(t, func(c *configs.Config) { c.SSO.EmailTemplate = "{{ .Claims.work_email }}" })
+	h := newSSOHarness(t, func(c *configs.Config) {
+		c.SSO.EmailTemplate = "{{ .Claims.work_email }}.{{ .Subject }}+{{ .Tenant }}@sso.example"
+	})
 	w := h.send("GET", testSSOPrefix+"/.tenantgate/sso", ssoSession("alice", "acme", time.Hour), nil, "")
 	if w.Code != http.StatusForbidden || reason(w) != "claim-missing" {
 		t.Errorf("%d %s", w.Code, w.Body)

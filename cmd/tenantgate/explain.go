@@ -101,7 +101,7 @@ func explainAuth(cfg *configs.Config, token, claims string) (auth.Authenticator,
 		if err := dec.Decode(&m); err != nil {
 			return nil, "", fmt.Errorf("--claims is not a JSON object: %w", err)
 		}
-		id, err := auth.IdentityFromClaims(m, cfg.Tenant.Claim)
+		id, err := auth.IdentityFromClaims(m, cfg.Tenant.Claim, cfg.Session.SubjectClaim)
 		return auth.Static{Identity: id, Err: err}, "", nil
 	}
 	sc := cfg.Session

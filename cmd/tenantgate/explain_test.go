@@ -72,6 +72,9 @@ func TestExplain(t *testing.T) {
 	if code, ex, _ = runExplain(t, "--claims", `{"sub":"u3"}`, "GET", "/.tenantgate/embed/dashboard/42"); code != 1 || ex.Reason != "tenant-missing" {
 		t.Errorf("no tenant: code %d %+v", code, ex)
 	}
+	if code, ex, _ = runExplain(t, "--claims", `{"organization_id":"acme"}`, "GET", "/.tenantgate/embed/dashboard/42"); code != 1 || ex.Reason != "subject-missing" {
+		t.Errorf("no subject: code %d %+v", code, ex)
+	}
 	if code, _, _ := runExplain(t, "GET", path); code != 2 {
 		t.Errorf("no caller given: code %d, want 2", code)
 	}

@@ -96,7 +96,22 @@
 // group and native SQL for sandboxed users get 403. Body parameters of the
 // card queries are ignored. The app's pages (/dashboard/..., /question/...,
 // /collection/..., /search) are served, to anyone, only with SSO on. Tests
-// read User, SessionUser and SessionKeys, and end sessions with EndSessions.
+// read User, Users, SessionUser and SessionKeys, and end sessions with
+// EndSessions.
+//
+// Users are keyed by email (any case) and every request reads the user's
+// attributes as they are now, so two sign-ins of one email for two
+// organizations leave every session of that user with the second one's
+// attributes, as in Metabase (issue 12). The attributes sandboxes read are
+// merged per request: the tenant's, then jwt_attributes, then attributes an
+// admin set by hand (SetLoginAttributes). With SSOOptions.Tenants (Metabase's
+// first-class tenants) a JWT's @tenant (a string or an integer, a slug of
+// [-_a-z0-9]) puts a new user in that tenant, created on first use with the
+// JWT's @tenant.attributes, to which later JWTs only add keys; a user never
+// changes tenant (403 "Tenant ID mismatch with existing user", "Cannot add
+// tenant claim to internal user", "Tenant claim required for external
+// user"), and sandboxes also see @tenant.slug. Without it a JWT naming a
+// tenant is refused (403 "Tenants and tenant users are disabled.").
 //
 // # Site URL
 //

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,6 +46,11 @@ type SSOOptions struct {
 	SDKDisabled, SimpleDisabled bool
 	// MaxSessionAge is MB_MAX_SESSION_AGE; 0 means 14 days.
 	MaxSessionAge time.Duration
+	// Tenants is the use-tenants setting (first-class tenants, Pro/EE):
+	// a JWT's @tenant (a slug) puts its user in that tenant, created on
+	// first use with the JWT's @tenant.attributes. Off, a JWT that names a
+	// tenant is refused.
+	Tenants bool
 }
 
 // Texts of SSO and the session API.
@@ -58,6 +65,12 @@ const (
 	msgSDKDisabled      = "Embedding SDK for React is disabled. Enable it in the embedding settings."
 	msgSimpleDisabled   = "You need to turn on modular embedding in the embedding settings."
 	msgNoAccount        = "Sorry, but you'll need a metabase-stand-in account to view this page. Please contact your administrator."
+	msgTenantsDisabled  = "Tenants and tenant users are disabled."
+	msgTenantNotString  = "Value of `@tenant` must be a string"
+	msgTenantInternal   = "Cannot add tenant claim to internal user"
+	msgTenantRequired   = "Tenant claim required for external user"
+	msgTenantMismatch   = "Tenant ID mismatch with existing user"
+	msgTenantSlug       = "Invalid tenant slug"
 	ssoMaxAge           = 180
 	defaultMaxSessionMB = 14 * 24 * time.Hour
 )
@@ -69,8 +82,26 @@ type SSOUser struct {
 	FirstName, LastName string
 	// Attributes are the user's jwt_attributes, replaced at every login.
 	Attributes map[string]string
+	// LoginAttributes are attributes an admin set by hand
+	// (login_attributes); since Metabase PR 61458 they beat the JWT's.
+	LoginAttributes map[string]string
 	// GroupIDs are the groups besides All Users, sorted.
 	GroupIDs []int
+	// Tenant is the slug of the user's tenant; "" for an internal user.
+	Tenant string
+	// Effective are the attributes sandboxes read when the copy was made:
+	// the tenant's attributes and @tenant.slug, overridden by Attributes.
+	// Metabase reads them at request time, so a later sign-in that rewrites
+	// Attributes changes what every session of the user sees.
+	Effective map[string]string
+}
+
+// TenantInfo is a first-class tenant the stand-in created through SSO.
+type TenantInfo struct {
+	Slug string
+	// Attributes are set when the tenant is created; a later JWT adds
+	// keys the tenant lacks and never overwrites a value.
+	Attributes map[string]string
 }
 
 // Superuser reports membership of the Administrators group.
@@ -81,10 +112,11 @@ type ssoSession struct {
 	created time.Time
 }
 
-// ssoState is the user and session store; its zero value is empty.
+// ssoState is the user, tenant and session store; its zero value is empty.
 type ssoState struct {
 	mu       sync.Mutex
 	users    []*SSOUser
+	tenants  map[string]*TenantInfo
 	sessions map[string]ssoSession
 	issued   []string
 }
@@ -107,14 +139,38 @@ func (st *ssoState) userByID(id int) *SSOUser {
 	return nil
 }
 
-func copyUser(u *SSOUser) SSOUser {
+// copyUserLocked copies u with its effective attributes as of now, the way
+// Metabase's add-attributes merges them per request: tenant attributes
+// (with @tenant.slug), then jwt_attributes, then login_attributes on top.
+func (s *Server) copyUserLocked(u *SSOUser) SSOUser {
 	c := *u
-	c.Attributes = make(map[string]string, len(u.Attributes))
-	for k, v := range u.Attributes {
-		c.Attributes[k] = v
+	c.Attributes = maps.Clone(u.Attributes)
+	if c.Attributes == nil {
+		c.Attributes = map[string]string{}
 	}
+	c.LoginAttributes = maps.Clone(u.LoginAttributes)
 	c.GroupIDs = slices.Clone(u.GroupIDs)
+	c.Effective = map[string]string{}
+	if t := s.sso.tenants[u.Tenant]; s.opts.SSO.Tenants && t != nil {
+		maps.Copy(c.Effective, t.Attributes)
+		c.Effective["@tenant.slug"] = t.Slug
+	}
+	maps.Copy(c.Effective, u.Attributes)
+	maps.Copy(c.Effective, u.LoginAttributes)
 	return c
+}
+
+// SetLoginAttributes sets the attributes an admin gives the user of email
+// by hand, as PUT /api/user/{id} does; they beat the JWT's at every
+// request. It reports whether the user exists.
+func (s *Server) SetLoginAttributes(email string, attrs map[string]string) bool {
+	s.sso.mu.Lock()
+	defer s.sso.mu.Unlock()
+	u := s.sso.userByEmail(email)
+	if u != nil {
+		u.LoginAttributes = maps.Clone(attrs)
+	}
+	return u != nil
 }
 
 // User returns the SSO user with email (any case).
@@ -122,9 +178,30 @@ func (s *Server) User(email string) (SSOUser, bool) {
 	s.sso.mu.Lock()
 	defer s.sso.mu.Unlock()
 	if u := s.sso.userByEmail(email); u != nil {
-		return copyUser(u), true
+		return s.copyUserLocked(u), true
 	}
 	return SSOUser{}, false
+}
+
+// Users returns every SSO user, in creation order.
+func (s *Server) Users() []SSOUser {
+	s.sso.mu.Lock()
+	defer s.sso.mu.Unlock()
+	out := make([]SSOUser, 0, len(s.sso.users))
+	for _, u := range s.sso.users {
+		out = append(out, s.copyUserLocked(u))
+	}
+	return out
+}
+
+// Tenant returns the tenant with slug.
+func (s *Server) Tenant(slug string) (TenantInfo, bool) {
+	s.sso.mu.Lock()
+	defer s.sso.mu.Unlock()
+	if t := s.sso.tenants[slug]; t != nil {
+		return TenantInfo{Slug: t.Slug, Attributes: maps.Clone(t.Attributes)}, true
+	}
+	return TenantInfo{}, false
 }
 
 // SessionUser returns the user a session key belongs to, if the session is
@@ -133,7 +210,7 @@ func (s *Server) SessionUser(key string) (SSOUser, bool) {
 	s.sso.mu.Lock()
 	defer s.sso.mu.Unlock()
 	if u := s.sessionUserLocked(key); u != nil {
-		return copyUser(u), true
+		return s.copyUserLocked(u), true
 	}
 	return SSOUser{}, false
 }
@@ -289,14 +366,18 @@ func (s *Server) serveAuthSSO(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusUnauthorized, msg)
 		return
 	}
+	if !validTenantClaim(claims) {
+		writeText(w, http.StatusBadRequest, msgTenantNotString)
+		return
+	}
 	email, _ := claims["email"].(string)
 	if email == "" {
 		writeText(w, http.StatusUnauthorized, msgMissingEmail)
 		return
 	}
-	key, ok := s.login(email, claims)
-	if !ok {
-		writeText(w, http.StatusUnauthorized, msgNoAccount)
+	key, status, msg := s.login(email, claims)
+	if status != 0 {
+		writeText(w, status, msg)
 		return
 	}
 	if sdk {
@@ -390,17 +471,32 @@ var (
 )
 
 // login provisions or updates the user of email from claims and opens a
-// session. ok is false when the user is unknown and provisioning is off.
-func (s *Server) login(email string, claims map[string]any) (key string, ok bool) {
+// session, as Metabase's JWT provider does: users are keyed by email (any
+// case), and an existing user's names and jwt_attributes are replaced by
+// the JWT's. It returns the session key, or the status and text of the
+// refusal: unknown user with provisioning off, or a tenant claim that does
+// not fit (tenants off; an internal user given a tenant; a tenant user
+// without one or under another tenant).
+func (s *Server) login(email string, claims map[string]any) (key string, status int, msg string) {
 	st := &s.sso
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	slug := tenantSlug(claims)
 	u := st.userByEmail(email)
-	if u == nil {
-		if s.opts.SSO.ProvisioningDisabled {
-			return "", false
+	if u == nil && s.opts.SSO.ProvisioningDisabled {
+		return "", http.StatusUnauthorized, msgNoAccount
+	}
+	if status, msg := s.checkTenantLocked(u, slug); status != 0 {
+		return "", status, msg
+	}
+	if slug != "" {
+		if _, exists := st.tenants[slug]; !exists && !tenantSlugRE.MatchString(slug) {
+			return "", http.StatusBadRequest, msgTenantSlug
 		}
-		u = &SSOUser{ID: 100 + len(st.users), Email: email}
+		s.upsertTenantLocked(slug, claims["@tenant.attributes"])
+	}
+	if u == nil {
+		u = &SSOUser{ID: 100 + len(st.users), Email: email, Tenant: slug}
 		st.users = append(st.users, u)
 	}
 	if v, ok := claims["first_name"].(string); ok {
@@ -409,20 +505,13 @@ func (s *Server) login(email string, claims map[string]any) (key string, ok bool
 	if v, ok := claims["last_name"].(string); ok {
 		u.LastName = v
 	}
-	u.Attributes = map[string]string{}
+	attrs := map[string]any{}
 	for k, v := range claims {
-		if slices.Contains(registeredClaims, k) || slices.Contains(mappedClaims, k) || strings.HasPrefix(k, "@") {
-			continue
-		}
-		switch x := v.(type) {
-		case string:
-			u.Attributes[k] = x
-		case json.Number:
-			u.Attributes[k] = clojureNumber(x)
-		case bool:
-			u.Attributes[k] = strconv.FormatBool(x)
+		if !slices.Contains(registeredClaims, k) && !slices.Contains(mappedClaims, k) {
+			attrs[k] = v
 		}
 	}
+	u.Attributes = stringifyAttributes(attrs)
 	if names, isList := claims["groups"].([]any); isList && s.opts.SSO.GroupSync {
 		u.GroupIDs = s.syncGroups(u.GroupIDs, names)
 	}
@@ -432,7 +521,102 @@ func (s *Server) login(email string, claims map[string]any) (key string, ok bool
 	}
 	st.sessions[key] = ssoSession{userID: u.ID, created: s.now()}
 	st.issued = append(st.issued, key)
-	return key, true
+	return key, 0, ""
+}
+
+// tenantSlugRE is Metabase's Tenant slug.
+var tenantSlugRE = regexp.MustCompile(`^[-_a-z0-9]{1,255}$`)
+
+// tenantSlug is the JWT's @tenant as text ("" when absent); validTenantClaim
+// has already refused a value that is neither a string nor an integer.
+func tenantSlug(claims map[string]any) string {
+	switch v := claims["@tenant"].(type) {
+	case string:
+		return v
+	case json.Number:
+		return string(v)
+	}
+	return ""
+}
+
+// validTenantClaim reports whether @tenant is absent, a string or an
+// integer, the only values Metabase accepts (else 400).
+func validTenantClaim(claims map[string]any) bool {
+	switch v := claims["@tenant"].(type) {
+	case nil, string:
+		return true
+	case json.Number:
+		return isDigits(strings.TrimPrefix(string(v), "-"))
+	}
+	return false
+}
+
+// checkTenantLocked refuses a sign-in whose tenant claim does not fit the
+// user, with Metabase's 403s.
+func (s *Server) checkTenantLocked(u *SSOUser, slug string) (int, string) {
+	if !s.opts.SSO.Tenants {
+		if slug != "" || (u != nil && u.Tenant != "") {
+			return http.StatusForbidden, msgTenantsDisabled
+		}
+		return 0, ""
+	}
+	switch {
+	case u == nil:
+	case slug != "" && u.Tenant == "":
+		return http.StatusForbidden, msgTenantInternal
+	case slug == "" && u.Tenant != "":
+		return http.StatusForbidden, msgTenantRequired
+	case slug != u.Tenant:
+		return http.StatusForbidden, msgTenantMismatch
+	}
+	return 0, ""
+}
+
+// upsertTenantLocked creates the tenant with the JWT's tenant attributes,
+// or adds to an existing one only the keys it lacks: existing values win.
+func (s *Server) upsertTenantLocked(slug string, raw any) {
+	st := &s.sso
+	var attrs map[string]string
+	if m, ok := raw.(map[string]any); ok {
+		attrs = stringifyAttributes(m)
+	}
+	if st.tenants == nil {
+		st.tenants = map[string]*TenantInfo{}
+	}
+	t := st.tenants[slug]
+	if t == nil {
+		st.tenants[slug] = &TenantInfo{Slug: slug, Attributes: attrs}
+		return
+	}
+	for k, v := range attrs {
+		if _, has := t.Attributes[k]; !has {
+			if t.Attributes == nil {
+				t.Attributes = map[string]string{}
+			}
+			t.Attributes[k] = v
+		}
+	}
+}
+
+// stringifyAttributes keeps what Metabase keeps of JWT attributes: strings
+// as they are, numbers and booleans as text; arrays, objects, null and keys
+// beginning with @ are dropped.
+func stringifyAttributes(in map[string]any) map[string]string {
+	out := map[string]string{}
+	for k, v := range in {
+		if strings.HasPrefix(k, "@") {
+			continue
+		}
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case json.Number:
+			out[k] = clojureNumber(x)
+		case bool:
+			out[k] = strconv.FormatBool(x)
+		}
+	}
+	return out
 }
 
 // syncGroups sets the memberships the groups claim governs: among the
@@ -500,7 +684,7 @@ func (s *Server) serveSessionAPI(w http.ResponseWriter, r *http.Request, path st
 	var user *SSOUser
 	if present {
 		if u := s.sessionUserLocked(key); u != nil {
-			c := copyUser(u)
+			c := s.copyUserLocked(u)
 			user = &c
 		}
 	}
@@ -578,8 +762,15 @@ func (u *SSOUser) json() map[string]any {
 	}
 	return map[string]any{"id": u.ID, "email": u.Email, "first_name": nullable(u.FirstName), "last_name": nullable(u.LastName),
 		"common_name": strings.TrimSpace(u.FirstName + " " + u.LastName), "is_superuser": u.Superuser(), "is_active": true,
-		"sso_source": "jwt", "login_attributes": u.Attributes, "jwt_attributes": u.Attributes,
+		"sso_source": "jwt", "login_attributes": nonNil(u.LoginAttributes), "jwt_attributes": u.Attributes, "attributes": u.Effective,
 		"user_group_memberships": memberships, "locale": nil}
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }
 
 // rowFilter is the row-level security of user on the orders table: none
@@ -595,7 +786,7 @@ func (s *Server) rowFilter(u *SSOUser, ct *content) (filters []filter, errMsg st
 		if sb.TableID != TableOrders || !slices.Contains(u.GroupIDs, sb.GroupID) {
 			continue
 		}
-		v, has := u.Attributes[sb.Attribute]
+		v, has := u.Effective[sb.Attribute]
 		if !has {
 			return nil, fmt.Sprintf("Query requires user attribute `%s`", sb.Attribute), true
 		}

@@ -153,7 +153,7 @@ func TestSSOBrowserAndSDKVariants(t *testing.T) {
 func TestSSOAttributesAndGroups(t *testing.T) {
 	s, base := ssoServer(t, SSOOptions{GroupSync: true})
 	sdk := map[string]string{"X-Metabase-Client": "embedding-sdk-react"}
-	call(t, "GET", base+"/auth/sso?jwt="+ssoJWT(alice(map[string]any{"seats": 12, "beta": true, "tags": []any{"x"}, "@tenant": "t", "sub": "u1", "meta": map[string]any{}})), sdk, "")
+	call(t, "GET", base+"/auth/sso?jwt="+ssoJWT(alice(map[string]any{"seats": 12, "beta": true, "tags": []any{"x"}, "@reserved": "t", "sub": "u1", "meta": map[string]any{}})), sdk, "")
 	u, _ := s.User("ALICE@example.com")
 	want := map[string]string{"organization_id": "acme", "seats": "12", "beta": "true"}
 	if len(u.Attributes) != len(want) {
