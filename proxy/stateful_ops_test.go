@@ -79,6 +79,9 @@ type model struct {
 // answer may carry another tenant's values.
 func statefulConfig(c *configs.Config) {
 	c.SSO.Dataset = true
+	// Fairness is not under test: no request may wait or be refused for
+	// its tenant's rate, which would make a run depend on the clock.
+	c.Protect.TenantRate, c.Protect.TenantBurst = 1_000_000, 1_000_000
 	c.Policy.Resources = []configs.ResourcePolicy{
 		{Dashboard: metabasetest.DashboardOrders, EditableParams: []string{"status"}, Downloads: true},
 		{Dashboard: metabasetest.DashboardEditableTenant, EditableParams: []string{"status"}, Downloads: true},
@@ -398,17 +401,17 @@ func (m *model) next(a *actor) op {
 		return m.opAsset(a)
 	case n < 34:
 		return m.opProperties(a)
-	case n < 40:
+	case n < 37:
 		return m.opSSOSignIn(a)
-	case n < 44:
+	case n < 41:
 		return m.opSSOPage(a)
-	case n < 51:
+	case n < 50:
 		return m.opSSOAPI(a, false)
-	case n < 56:
+	case n < 53:
 		return m.opSDKSignIn(a)
 	case n < 63:
 		return m.opSSOAPI(a, true)
-	case n < 68:
+	case n < 69:
 		return m.opSwitch(a)
 	}
 	return m.adversarial(a)
@@ -479,8 +482,9 @@ func (m *model) opAsset(a *actor) op {
 }
 
 func (m *model) opProperties(a *actor) op {
-	return op{"properties", "session properties", func() []exchange {
-		return m.send(a, req{method: "GET", target: testSSOPrefix + "/api/session/properties"})
+	p := pickOf(m, []string{"/api/session/properties", "/api/session/properties", "/api/geojson/world_countries"})
+	return op{"properties", p, func() []exchange {
+		return m.send(a, req{method: "GET", target: testSSOPrefix + p})
 	}}
 }
 
@@ -524,8 +528,17 @@ func (m *model) opSSOAPI(a *actor, sdk bool) op {
 // opSDKSignIn walks the SDK's handshake: discovery, the JWT provider,
 // then /auth/sso with the ticket.
 func (m *model) opSDKSignIn(a *actor) op {
-	return op{"sdk sign-in", "sdk sign-in", func() []exchange {
-		sdkHdr := func() http.Header { return http.Header{"X-Metabase-Client": {sdkClient}} }
+	client := sdkClient
+	if m.pick(4) == 0 {
+		client = "embedding-simple" // embed.js
+	}
+	post := m.pick(3) == 0 // the 2026 SDK posts the JWT (contract §8)
+	desc := "sdk sign-in (" + client + ")"
+	if post {
+		desc += " by POST"
+	}
+	return op{"sdk sign-in", desc, func() []exchange {
+		sdkHdr := func() http.Header { return http.Header{"X-Metabase-Client": {client}} }
 		ex := m.send(a, req{method: "GET", target: testSSOPrefix + "/auth/sso", hdr: sdkHdr()})
 		jx := m.send(a, req{method: "GET", target: testSSOPrefix + "/.tenantgate/sdk/jwt?response=json"})
 		ex = append(ex, jx...)
@@ -534,7 +547,12 @@ func (m *model) opSDKSignIn(a *actor) op {
 			return ex
 		}
 		a.tickets = append(a.tickets, sealedFor{tk.JWT, a.tenant})
-		sx := m.send(a, req{method: "GET", target: testSSOPrefix + "/auth/sso?jwt=" + url.QueryEscape(tk.JWT), hdr: sdkHdr()})
+		rq := req{method: "GET", target: testSSOPrefix + "/auth/sso?jwt=" + url.QueryEscape(tk.JWT), hdr: sdkHdr()}
+		if post {
+			b, _ := json.Marshal(map[string]string{"jwt": tk.JWT})
+			rq = req{method: "POST", target: testSSOPrefix + "/auth/sso", body: string(b), hdr: sdkHdr()}
+		}
+		sx := m.send(a, rq)
 		ex = append(ex, sx...)
 		var s sdkSession
 		if sx[0].w.Code == http.StatusOK && json.Unmarshal(sx[0].w.Body.Bytes(), &s) == nil && s.ID != "" {
