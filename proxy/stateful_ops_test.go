@@ -641,6 +641,7 @@ func (m *model) adversarial(a *actor) op {
 	case 9:
 		return m.opLeakedToken(a)
 	}
+	// Case 10, or a replay when the other browser holds nothing yet.
 	return m.opJunk(a)
 }
 
