@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/tenantgate/tenantgate/proxy/metabasetest"
@@ -358,6 +359,9 @@ func foreignMarkers() map[string]markers {
 				ms.plain = append(ms.plain, mk)
 			}
 		}
+		// Sorted, so a seed reports the same first marker every run.
+		sort.Slice(ms.plain, func(i, j int) bool { return ms.plain[i].text < ms.plain[j].text })
+		sort.Strings(words)
 		ms.words = regexp.MustCompile(`(^|[^A-Za-z0-9_-])(` + strings.Join(words, "|") + `)($|[^A-Za-z0-9_-])`)
 		out[actorTenant] = ms
 	}
