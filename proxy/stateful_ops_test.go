@@ -229,10 +229,10 @@ type op struct {
 	run        func() []exchange
 }
 
-// actor picks who acts next: the user of two organizations a third of the
+// actor picks who acts next: the user of two organizations half of the
 // time, since the switches between them are where sessions get mixed up.
 func (m *model) actor() *actor {
-	if m.pick(3) == 0 {
+	if m.pick(2) == 0 {
 		return m.actors[0]
 	}
 	return pickOf(m, m.actors[1:])
