@@ -203,12 +203,12 @@ func (s *credentialScanner) scan(b []byte, final bool) int {
 		if !ok {
 			break
 		}
-		for k := h.start; k < h.end; k++ {
-			b[k] = redactByte
-		}
 		s.removed++
 		if s.g != nil {
-			s.g.credentialRemoved(s.s, whereStream, h.kind)
+			s.g.credentialRemoved(s.s, whereStream, h.kind, b[h.start:h.end])
+		}
+		for k := h.start; k < h.end; k++ {
+			b[k] = redactByte
 		}
 		from = h.end
 	}

@@ -37,7 +37,7 @@ func (g *Gate) rewrite(pr *httputil.ProxyRequest) {
 		// handle the SSO handler opened and bound, never from the client.
 		pr.Out.Header.Set("X-Metabase-Session", k)
 	}
-	if k := s.kind; k == kindEmbedPage || k == kindProperties {
+	if k := s.kind; k == kindEmbedPage || k == kindProperties || k == kindEmbedInfo {
 		// These bodies are read and rewritten: let the transport negotiate
 		// (and undo) compression instead of the browser.
 		pr.Out.Header.Del("Accept-Encoding")
