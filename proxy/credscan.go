@@ -84,7 +84,7 @@ func (f *credentialFinder) find(b []byte, from int) (h credentialHit, ok bool) {
 		start := i + j
 		end, shaped, _ := jwsRun(b, start)
 		if shaped {
-			if kind, ok := f.det.Verify(b[start:end]); ok {
+			if kind, verified := f.det.Verify(b[start:end]); verified {
 				h, ok = credentialHit{start, end, kind}, true
 				break
 			}
