@@ -63,6 +63,9 @@ func jwsRun(b []byte, i int) (end int, shaped, ended bool) {
 type credentialFinder struct {
 	det     *auth.CredentialDetector
 	session []byte
+	// own is the Metabase token the browser itself presented (pass-through
+	// mode): echoing it back tells the browser nothing new.
+	own []byte
 }
 
 // credentialHit is one credential found: where it is in the bytes, and
@@ -84,7 +87,7 @@ func (f *credentialFinder) find(b []byte, from int) (h credentialHit, ok bool) {
 		start := i + j
 		end, shaped, _ := jwsRun(b, start)
 		if shaped {
-			if kind, verified := f.det.Verify(b[start:end]); verified {
+			if kind, verified := f.det.Verify(b[start:end]); verified && !bytes.Equal(b[start:end], f.own) {
 				h, ok = credentialHit{start, end, kind}, true
 				break
 			}

@@ -48,6 +48,9 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 	if s.mbSession != "" {
 		s.scan.f.session = []byte(s.mbSession)
 	}
+	if s.upToken != "" && s.upToken == s.handle {
+		s.scan.f.own = []byte(s.upToken) // pass-through: the browser's own token
+	}
 	if err := g.checkHeaders(h, s); err != nil {
 		return err
 	}

@@ -302,3 +302,24 @@ func TestForeignTokenNeverShared(t *testing.T) {
 		t.Errorf("credentials removed = %v, want 1 (the second answer came from the cache)", n)
 	}
 }
+
+// TestPassThroughTokenEchoed: in pass-through mode the browser holds a
+// Metabase token of its own; Metabase echoing that one back is no leak,
+// any other still is.
+func TestPassThroughTokenEchoed(t *testing.T) {
+	h := newHarness(t, func(c *configs.Config) { c.PassThrough.Enabled = true })
+	sess := session("alice", "acme", time.Hour)
+	own := metabasetest.Sign(testMBKey, map[string]any{"resource": map[string]any{"dashboard": metabasetest.DashboardOrders},
+		"params": map[string]any{"organization_id": "acme"}, "exp": time.Now().Add(5 * time.Minute).Unix()})
+	foreign := metabasetest.ForeignToken(testMBKey, metabasetest.DashboardOrders, "globex")
+	for _, tt := range []struct {
+		name, cred string
+		kept       bool
+	}{{"its own token", own, true}, {"another token", foreign, false}} {
+		h.mb.SetOverride(metabasetest.LeakCredential(metabasetest.Leak{Place: metabasetest.InStream, Credential: tt.cred, Split: 7}))
+		w := h.do("GET", queryPath(own), sess, nil)
+		if w.Code != http.StatusAccepted || strings.Contains(w.Body.String(), tt.cred) != tt.kept {
+			t.Errorf("%s: %d, in the answer: %v, want %v", tt.name, w.Code, !tt.kept, tt.kept)
+		}
+	}
+}
