@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 )
@@ -39,37 +41,38 @@ func (g *Gate) dropParamValues(resp *http.Response, s *scope) error {
 }
 
 // filterParamValues keeps in b's param_values only the fields of
-// parameters listed says may be listed. Fields it cannot attribute to a
-// listed parameter are dropped.
+// parameters listed says may be listed; fields it cannot attribute to a
+// listed parameter are dropped. Values anywhere else (a param_values
+// nested in the document, values hydrated into param_fields, as other
+// Metabase versions may send) are dropped whatever the policy. The
+// document is rebuilt from what was parsed.
 func filterParamValues(b []byte, listed func(paramID string) bool) ([]byte, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(b, &top); err != nil || top == nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // numbers go out as they came in
+	var top map[string]any
+	if err := dec.Decode(&top); err != nil || top == nil {
 		return nil, errors.New("embed JSON is not a JSON object; refusing to pass it")
 	}
-	raw, ok := top["param_values"]
-	if !ok {
-		return b, nil
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("embed JSON has something after its object; refusing to pass it")
 	}
-	keep := listedFields(b, listed)
-	kept := map[string]json.RawMessage{}
-	if len(keep) > 0 {
-		var values map[string]json.RawMessage
-		if json.Unmarshal(raw, &values) == nil {
+	raw, had := top["param_values"]
+	delete(top, "param_values")
+	stripValues(top, false)
+	if had {
+		kept := map[string]any{}
+		if values, ok := raw.(map[string]any); ok && len(values) > 0 {
+			keep := listedFields(b, listed)
 			for k, v := range values {
-				id, err := strconv.Atoi(k)
-				if err == nil && keep[id] && valueOfField(v, id) {
+				if id, err := strconv.Atoi(k); err == nil && strconv.Itoa(id) == k && keep[id] && valueOfField(v, id) {
 					kept[k] = v
 				}
 			}
 		}
-	}
-	top["param_values"] = json.RawMessage("null") // Metabase's own "none"
-	if len(kept) > 0 {
-		enc, err := json.Marshal(kept)
-		if err != nil {
-			return nil, fmt.Errorf("re-encoding param_values: %w", err)
+		top["param_values"] = nil // Metabase's own "none"
+		if len(kept) > 0 {
+			top["param_values"] = kept
 		}
-		top["param_values"] = enc
 	}
 	out, err := json.Marshal(top)
 	if err != nil {
@@ -78,13 +81,38 @@ func filterParamValues(b []byte, listed func(paramID string) bool) ([]byte, erro
 	return out, nil
 }
 
+// stripValues deletes every param_values below the top, and the values of
+// fields under param_fields.
+func stripValues(v any, inFields bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			if k == "param_values" || (inFields && (k == "values" || k == "human_readable_values")) {
+				delete(x, k)
+				continue
+			}
+			stripValues(c, inFields || k == "param_fields")
+		}
+	case []any:
+		for _, c := range x {
+			stripValues(c, inFields)
+		}
+	}
+}
+
 // valueOfField reports whether a param_values entry is an object whose
 // field_id, when present, is id.
-func valueOfField(v json.RawMessage, id int) bool {
-	var fv struct {
-		FieldID *int `json:"field_id"`
+func valueOfField(v any, id int) bool {
+	fv, ok := v.(map[string]any)
+	if !ok {
+		return false
 	}
-	return json.Unmarshal(v, &fv) == nil && (fv.FieldID == nil || *fv.FieldID == id)
+	f, present := fv["field_id"]
+	if !present {
+		return true
+	}
+	n, ok := f.(json.Number)
+	return ok && n.String() == strconv.Itoa(id)
 }
 
 // embedInfo is what listedFields reads of the embed JSON to attribute
