@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"go.uber.org/zap"
@@ -44,6 +45,12 @@ func (g *Gate) checkHeaders(h http.Header, s *scope) error {
 	session := s.scan.f.session
 	for k, vs := range h {
 		for _, v := range vs {
+			if strings.IndexByte(v, '%') >= 0 {
+				// A URL's reader decodes it: look at what it decodes to.
+				if u, err := url.PathUnescape(v); err == nil {
+					v = u
+				}
+			}
 			if strings.Contains(v, "eyJ") || (len(session) > 0 && strings.Contains(v, s.mbSession)) {
 				if hit, ok := s.scan.f.find([]byte(v), 0); ok {
 					g.credentialRemoved(s, whereHeader, hit.kind, []byte(v[hit.start:hit.end]))

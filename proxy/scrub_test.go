@@ -140,6 +140,8 @@ type credentialCase struct {
 	code  int                            // what the browser gets
 	where string                         // the metric's where; "" nothing removed
 	cred  func(sessionKey string) string // what must not reach the browser
+	// answer, when set, is the upstream's answer instead of leak's.
+	answer func(http.ResponseWriter, *http.Request) bool
 }
 
 func infoPath(h string) string { return "/api/embed/card/" + h }
@@ -164,20 +166,36 @@ func TestUpstreamCredentialCorpus(t *testing.T) {
 		return func(string) metabasetest.Leak { return metabasetest.Leak{Place: place, Credential: tok, Split: split} }
 	}
 	cases := []credentialCase{
-		{"Location, absolute", false, infoPath, leak(metabasetest.InLocation, foreign, 0), 502, whereHeader, fixed(foreign)},
-		{"Location, relative", false, pagePath, leak(metabasetest.InRelativeLocation, foreign, 0), 502, whereHeader, fixed(foreign)},
-		{"another header", false, queryPath, leak(metabasetest.InHeader, foreign, 0), 502, whereHeader, fixed(foreign)},
-		{"UUID in X-Metabase-Session", false, queryPath, leak(metabasetest.InSessionHeader, testScanSession, 0), 502, whereHeader, fixed(testScanSession)},
-		{"embed JSON", false, infoPath, leak(metabasetest.InJSON, foreign, 0), 502, whereBody, fixed(foreign)},
-		{"embed JSON, gzip", false, infoPath, leak(metabasetest.InGzipJSON, foreign, 0), 502, whereBody, fixed(foreign)},
-		{"embed page HTML", false, pagePath, leak(metabasetest.InHTML, foreign, 0), 502, whereBody, fixed(foreign)},
-		{"query JSON, streamed", false, queryPath, leak(metabasetest.InJSON, foreign, 0), 200, whereStream, fixed(foreign)},
-		{"query JSON, gzip, streamed", false, queryPath, leak(metabasetest.InGzipJSON, foreign, 0), 200, whereStream, fixed(foreign)},
-		{"signed with the SSO secret, in a stream", true, queryPath, leak(metabasetest.InJSON, ssoTok, 0), 200, whereStream, fixed(ssoTok)},
-		{"signed with the SSO secret, in Location", true, infoPath, leak(metabasetest.InLocation, ssoTok, 0), 502, whereHeader, fixed(ssoTok)},
-		{"signed with another secret: not a credential, untouched", false, queryPath, leak(metabasetest.InJSON, other, 0), 200, "", nil},
-		{"signed with another secret, in Location: untouched", false, infoPath, leak(metabasetest.InLocation, other, 0), 302, "", nil},
+		{"Location, absolute", false, infoPath, leak(metabasetest.InLocation, foreign, 0), 502, whereHeader, fixed(foreign), nil},
+		{"Location, relative", false, pagePath, leak(metabasetest.InRelativeLocation, foreign, 0), 502, whereHeader, fixed(foreign), nil},
+		{"another header", false, queryPath, leak(metabasetest.InHeader, foreign, 0), 502, whereHeader, fixed(foreign), nil},
+		{"UUID in X-Metabase-Session", false, queryPath, leak(metabasetest.InSessionHeader, testScanSession, 0), 502, whereHeader, fixed(testScanSession), nil},
+		{"embed JSON", false, infoPath, leak(metabasetest.InJSON, foreign, 0), 502, whereBody, fixed(foreign), nil},
+		{"embed JSON, gzip", false, infoPath, leak(metabasetest.InGzipJSON, foreign, 0), 502, whereBody, fixed(foreign), nil},
+		{"embed page HTML", false, pagePath, leak(metabasetest.InHTML, foreign, 0), 502, whereBody, fixed(foreign), nil},
+		{"query JSON, streamed", false, queryPath, leak(metabasetest.InJSON, foreign, 0), 200, whereStream, fixed(foreign), nil},
+		{"query JSON, gzip, streamed", false, queryPath, leak(metabasetest.InGzipJSON, foreign, 0), 200, whereStream, fixed(foreign), nil},
+		{"signed with the SSO secret, in a stream", true, queryPath, leak(metabasetest.InJSON, ssoTok, 0), 200, whereStream, fixed(ssoTok), nil},
+		{"signed with the SSO secret, in Location", true, infoPath, leak(metabasetest.InLocation, ssoTok, 0), 502, whereHeader, fixed(ssoTok), nil},
+		{"signed with another secret: not a credential, untouched", false, queryPath, leak(metabasetest.InJSON, other, 0), 200, "", nil, nil},
+		{"signed with another secret, in Location: untouched", false, infoPath, leak(metabasetest.InLocation, other, 0), 302, "", nil, nil},
 	}
+	// Disguised as a URL or a JSON string would carry it: what the
+	// browser decodes is checked.
+	escaped := func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":1,"token":"\u0065` + foreign[1:] + `"}`))
+		return true
+	}
+	encoded := func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Location", "/embed/dashboard/"+strings.ReplaceAll(foreign, ".", "%2E"))
+		w.WriteHeader(http.StatusFound)
+		return true
+	}
+	cases = append(cases,
+		credentialCase{"embed JSON, the token \\u-escaped", false, infoPath, nil, 502, whereBody, fixed(foreign), escaped},
+		credentialCase{"Location, the token percent-encoded", false, pagePath, nil, 502, whereHeader, fixed(strings.ReplaceAll(foreign, ".", "%2E")), encoded},
+	)
 	// A 202 query answer flushed in two writes, cut at every kind of
 	// offset: before it, inside "eyJ", inside each segment, at each dot,
 	// just before its end, after it.
@@ -185,7 +203,7 @@ func TestUpstreamCredentialCorpus(t *testing.T) {
 	dot2 := dot1 + 1 + strings.IndexByte(foreign[dot1+1:], '.')
 	for _, split := range []int{0, 1, 2, 3, 10, dot1, dot1 + 1, dot2 - 5, dot2, dot2 + 1, len(foreign) - 1, len(foreign)} {
 		cases = append(cases, credentialCase{fmt.Sprintf("202 stream cut at %d", split), false, queryPath,
-			leak(metabasetest.InStream, foreign, split), 202, whereStream, fixed(foreign)})
+			leak(metabasetest.InStream, foreign, split), 202, whereStream, fixed(foreign), nil})
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,7 +219,11 @@ func TestUpstreamCredentialCorpus(t *testing.T) {
 			if tt.path(handle) == infoPath(handle) {
 				handle = h.mint(sess, "question", metabasetest.QuestionOrders)
 			}
-			h.mb.SetOverride(metabasetest.LeakCredential(tt.leak("")))
+			if tt.answer != nil {
+				h.mb.SetOverride(tt.answer)
+			} else {
+				h.mb.SetOverride(metabasetest.LeakCredential(tt.leak("")))
+			}
 			w := h.do("GET", prefix+tt.path(handle), sess, http.Header{"Accept-Encoding": {"gzip"}})
 			checkCredentialCase(t, h, tt, w, "")
 		})
