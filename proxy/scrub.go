@@ -96,7 +96,7 @@ func (g *Gate) scanStream(resp *http.Response, s *scope) error {
 		resp.Uncompressed = true
 	default:
 		resp.Body.Close()
-		return fmt.Errorf("answer encoded %q, which the gate cannot scan for credentials: %w", enc, errUpstreamCredential)
+		return fmt.Errorf("Metabase's answer is encoded %q, which the gate cannot scan for credentials; refused", enc)
 	}
 	s.scan.src, s.scan.g, s.scan.s = src, g, s
 	resp.Body = &s.scan

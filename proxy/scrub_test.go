@@ -346,3 +346,22 @@ func TestPassThroughTokenEchoed(t *testing.T) {
 		}
 	}
 }
+
+// TestUnscannableEncodingRefused: an answer in an encoding the gate cannot
+// undo cannot be checked, so it is refused (a browser asking for br gets
+// no br it could not have been checked in).
+func TestUnscannableEncodingRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	sess := session("alice", "acme", time.Hour)
+	handle := h.mint(sess, "dashboard", metabasetest.DashboardOrders)
+	h.mb.SetOverride(func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("Content-Encoding", "br")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte{0x1b, 0x03, 0x00})
+		return true
+	})
+	w := h.do("GET", queryPath(handle), sess, http.Header{"Accept-Encoding": {"br"}})
+	if w.Code != http.StatusBadGateway || reason(w) != "upstream-unavailable" {
+		t.Errorf("br answer: %d %s, want 502 upstream-unavailable", w.Code, w.Body)
+	}
+}
