@@ -32,6 +32,13 @@ const (
 	TokenHandle = "handle"
 	TokenEmbed  = "embed"
 
+	// CredentialRemoved places: where an upstream response carried a
+	// Metabase credential. A header or a body read whole is refused; a
+	// streamed body has it overwritten.
+	CredentialHeader = "header"
+	CredentialBody   = "body"
+	CredentialStream = "stream"
+
 	other = "other"
 )
 
@@ -65,6 +72,7 @@ type Metrics struct {
 	decisions      *prometheus.CounterVec
 	mismatches     *prometheus.CounterVec
 	tokensMinted   *prometheus.CounterVec
+	credentials    *prometheus.CounterVec
 	cacheRequests  *prometheus.CounterVec
 	buildInfoGauge prometheus.Gauge
 	unsafe         prometheus.Gauge
@@ -88,6 +96,7 @@ type Metrics struct {
 	upstreamKinds    map[string]prometheus.Counter
 	mismatchKinds    map[string]prometheus.Counter
 	tokenKinds       map[string]prometheus.Counter
+	credentialPlaces map[string]prometheus.Counter
 }
 
 type requestKey struct {
@@ -162,6 +171,10 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			Namespace: namespace, Name: "tokens_minted_total",
 			Help: "Tokens signed by the gate, by kind (handle, embed).",
 		}, []string{"kind"}),
+		credentials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "credentials_removed_total",
+			Help: "Metabase credentials (a JWT signed with a Metabase secret, the injected session key) found in Metabase's responses and kept from the browser, by where (header, body: the response was refused; stream: overwritten).",
+		}, []string{"where"}),
 		cacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "cache_requests_total",
 			Help: "Cache lookups, by cache and result (hit, miss).",
@@ -215,12 +228,13 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 	m.upstreamKinds = bind(m.upstreamErrors, UpstreamDial, UpstreamTimeout, UpstreamCanceled, UpstreamOther)
 	m.mismatchKinds = bind(m.mismatches, MismatchHandle, MismatchToken, MismatchParam)
 	m.tokenKinds = bind(m.tokensMinted, TokenHandle, TokenEmbed)
+	m.credentialPlaces = bind(m.credentials, CredentialHeader, CredentialBody, CredentialStream)
 
 	if reg != nil {
 		reg.MustRegister(
 			m.requests, m.requestDuration, m.inFlight,
 			m.upstreamDuration, m.upstreamErrors,
-			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.cacheRequests,
+			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.credentials, m.cacheRequests,
 			m.buildInfoGauge, m.unsafe, m.reloads, m.reloadTime, m.tenantRequests, m.providerErrors, m.fairnessWait,
 		)
 	}
@@ -348,6 +362,15 @@ func (m *Metrics) TokenMinted(kind string) {
 		return
 	}
 	closedSet(m.tokenKinds, m.tokensMinted, kind).Inc()
+}
+
+// CredentialRemoved counts a Metabase credential found in a response from
+// Metabase; where is CredentialHeader, CredentialBody or CredentialStream.
+func (m *Metrics) CredentialRemoved(where string) {
+	if m == nil {
+		return
+	}
+	closedSet(m.credentialPlaces, m.credentials, where).Inc()
 }
 
 // Cache counts one lookup in the named cache (a fixed name such as

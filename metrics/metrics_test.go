@@ -59,6 +59,10 @@ func record(m *Metrics) {
 	m.TokenMinted(TokenEmbed)
 	m.TokenMinted(TokenHandle)
 
+	m.CredentialRemoved(CredentialStream)
+	m.CredentialRemoved(CredentialHeader)
+	m.CredentialRemoved("cookie") // outside the set: "other"
+
 	m.Cache("session", true)
 	m.Cache("session", true)
 	m.Cache("session", false)
@@ -124,6 +128,7 @@ func TestMetricNames(t *testing.T) {
 		"tenantgate_tenant_mismatches_total",
 		"tenantgate_tokens_minted_total",
 		"tenantgate_unsafe_resources",
+		"tenantgate_upstream_credentials_removed_total",
 		"tenantgate_upstream_errors_total",
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {

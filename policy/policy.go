@@ -144,6 +144,15 @@ func (e *Engine) MaxTokenBytes() int { return e.maxToken }
 // TenantParam is the Metabase slug locked to the caller's tenant.
 func (e *Engine) TenantParam() string { return e.tenantParam }
 
+// ListsValues reports whether the policy turned value listing on for
+// parameter paramID of res (its value_listings). Only then may the values
+// Metabase computes for that filter, over every tenant's rows, reach a
+// browser: in a listing or in the embed JSON's param_values.
+func (e *Engine) ListsValues(res auth.Resource, paramID string) bool {
+	r, ok := e.rules[res]
+	return ok && r.listings[paramID]
+}
+
 func set(xs []string) map[string]bool {
 	m := make(map[string]bool, len(xs))
 	for _, x := range xs {

@@ -63,6 +63,7 @@ type Gate struct {
 	assets *assetCache
 	guard  *Guard   // nil: no audit of Metabase
 	sso    *ssoGate // nil: SSO off (no MB_JWT_SHARED_SECRET)
+	creds  *auth.CredentialDetector
 
 	admin   *Admin
 	proxy   *httputil.ReverseProxy
@@ -109,6 +110,7 @@ func New(o Options) (*Gate, error) {
 		g.trusted = append(g.trusted, n)
 	}
 	g.csp = "frame-ancestors " + frameAncestors(o.Config.FrameAncestors)
+	g.creds = auth.NewCredentialDetector(o.Config.Metabase.EmbeddingSecretKey.Reveal(), o.Config.SSO.JWTSharedSecret.Reveal())
 	rt := o.Transport
 	if rt == nil {
 		rt = newTransport(o.Config.Upstream)

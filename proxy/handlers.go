@@ -134,8 +134,11 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 	p := f.Embed // the path forwarded is rebuilt from p (WithToken), never the client's bytes
 	s := scopeOf(r)
 	s.kind = kindEmbedAPI
-	if p.Endpoint == policy.EndpointPage || p.Endpoint == policy.EndpointPageExport {
+	switch p.Endpoint {
+	case policy.EndpointPage, policy.EndpointPageExport:
 		s.kind = kindEmbedPage
+	case policy.EndpointInfo:
+		s.kind = kindEmbedInfo // its filter values are dropped (dropParamValues)
 	}
 	s.handle = p.Token
 	who := g.identify(w, r)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +19,9 @@ import (
 var privateNoStore = []string{"private, no-store"}
 
 // modifyResponse keeps Metabase's answers from undoing the gate's work:
-// no cookies, no upstream token in a header, a redirect or a page, framing
-// narrowed to the configured origins.
+// no cookies, no Metabase credential in a header, a redirect or a body,
+// no filter values the policy does not list, framing narrowed to the
+// configured origins.
 func (g *Gate) modifyResponse(resp *http.Response) error {
 	s := scopeOf(resp.Request)
 	s.upstreamAt = resp.StatusCode
@@ -29,7 +31,10 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 	if loc := h["Location"]; len(loc) > 0 && loc[0] != "" {
 		h.Set("Location", g.rewriteLocation(loc[0], s))
 	}
-	if s.upToken != "" {
+	if s.upToken != "" && s.handle != "" {
+		// The token the gate sent, echoed (an export redirect): the
+		// browser gets its handle instead. Any other credential, the SSO
+		// session key included, is refused below.
 		for k, vs := range h {
 			for i, v := range vs {
 				if strings.Contains(v, s.upToken) {
@@ -39,25 +44,40 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 			}
 		}
 	}
+	s.scan.f = credentialFinder{det: g.creds}
+	if s.mbSession != "" {
+		s.scan.f.session = []byte(s.mbSession)
+	}
+	if s.upToken != "" && s.upToken == s.handle {
+		s.scan.f.own = []byte(s.upToken) // pass-through: the browser's own token
+	}
+	if err := g.checkHeaders(h, s); err != nil {
+		return err
+	}
 	switch s.kind {
 	case kindEmbedPage:
 		h.Set("Content-Security-Policy", replaceFrameAncestors(h.Get("Content-Security-Policy"), g.csp))
 		h.Del("X-Frame-Options")
 		h["Cache-Control"] = privateNoStore
-		if s.upToken != "" && strings.HasPrefix(h.Get("Content-Type"), "text/html") {
-			return scrubBody(resp, s.upToken, s.handle)
+		if strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+			return g.scrubPage(resp, s)
 		}
-	case kindEmbedAPI:
+	case kindEmbedAPI, kindEmbedInfo:
 		h["Cache-Control"] = privateNoStore
 		if s.renewed != "" {
 			h.Set("X-Tenantgate-Handle", s.renewed)
 		}
+		if s.kind == kindEmbedInfo && resp.StatusCode == http.StatusOK {
+			return g.dropParamValues(resp, s)
+		}
 	case kindProperties:
-		return dropSetupToken(resp)
+		return g.dropSetupToken(resp, s)
 	case kindSSOPage, kindSSOAPI:
-		return g.modifySSOResponse(resp)
+		if err := g.modifySSOResponse(resp); err != nil {
+			return err
+		}
 	}
-	return nil
+	return g.scanStream(resp, s)
 }
 
 // rewriteLocation maps a redirect into Metabase onto the gate: same path
@@ -85,25 +105,53 @@ func (g *Gate) rewriteLocation(loc string, s *scope) string {
 	return u.String()
 }
 
-// maxScrub bounds the HTML page read into memory for token scrubbing.
+// maxScrub bounds a body read into memory to be rewritten (the embed
+// page, the public settings, the embed JSON).
 const maxScrub = 8 << 20
 
-// scrubBody replaces the upstream token by the handle in a small body
-// (the embed page), so the browser never learns a token Metabase accepts.
-func scrubBody(resp *http.Response, tok, handle string) error {
-	if resp.Header.Get("Content-Encoding") != "" {
-		return errors.New("embed page arrived encoded; refusing to pass it unscrubbed")
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxScrub+1))
-	resp.Body.Close()
+// scrubPage replaces the upstream token by the handle in the embed page,
+// so the browser never learns a token Metabase accepts, and refuses a page
+// that holds any other Metabase credential.
+func (g *Gate) scrubPage(resp *http.Response, s *scope) error {
+	b, err := readWhole(resp, "embed page")
 	if err != nil {
-		return fmt.Errorf("reading embed page to scrub it: %w", err)
+		return err
+	}
+	if s.upToken != "" {
+		b = bytes.ReplaceAll(b, []byte(s.upToken), []byte(s.handle))
+	}
+	if err := g.checkBody(b, s); err != nil {
+		return err
+	}
+	setBody(resp, b)
+	return nil
+}
+
+// readWhole reads a small body to rewrite it, undoing gzip; a body larger
+// than maxScrub, or in another encoding, is refused (what the gate cannot
+// read it cannot check).
+func readWhole(resp *http.Response, what string) ([]byte, error) {
+	defer resp.Body.Close()
+	var body io.Reader = resp.Body
+	switch enc := resp.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, fmt.Errorf("%s arrived gzip but does not decode (%v); refusing to pass it unchecked", what, err)
+		}
+		body = zr
+	default:
+		return nil, fmt.Errorf("%s arrived encoded %q; refusing to pass it unchecked", what, enc)
+	}
+	b, err := io.ReadAll(io.LimitReader(body, maxScrub+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s to check it: %w", what, err)
 	}
 	if len(b) > maxScrub {
-		return errors.New("embed page larger than 8 MiB; refusing to pass it unscrubbed")
+		return nil, fmt.Errorf("%s larger than 8 MiB; refusing to pass it unchecked", what)
 	}
-	setBody(resp, bytes.ReplaceAll(b, []byte(tok), []byte(handle)))
-	return nil
+	return b, nil
 }
 
 // setBody replaces a response's body with b, headers to match.
@@ -116,17 +164,13 @@ func setBody(resp *http.Response, b []byte) {
 
 // dropSetupToken removes "setup-token" from /api/session/properties: it
 // is the first step of CVE-2023-38646 and no browser needs it.
-func dropSetupToken(resp *http.Response) error {
-	if resp.Header.Get("Content-Encoding") != "" {
-		return errors.New("session properties arrived encoded; refusing to pass them unfiltered")
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxScrub+1))
-	resp.Body.Close()
+func (g *Gate) dropSetupToken(resp *http.Response, s *scope) error {
+	b, err := readWhole(resp, "session properties")
 	if err != nil {
-		return fmt.Errorf("reading session properties: %w", err)
+		return err
 	}
 	var m map[string]json.RawMessage
-	if len(b) > maxScrub || json.Unmarshal(b, &m) != nil {
+	if json.Unmarshal(b, &m) != nil {
 		return errors.New("session properties are not a JSON object; refusing to pass them")
 	}
 	if _, ok := m["setup-token"]; ok {
@@ -134,6 +178,9 @@ func dropSetupToken(resp *http.Response) error {
 		if b, err = json.Marshal(m); err != nil {
 			return fmt.Errorf("re-encoding session properties: %w", err)
 		}
+	}
+	if err := g.checkBody(b, s); err != nil {
+		return err
 	}
 	setBody(resp, b)
 	return nil

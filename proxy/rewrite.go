@@ -86,7 +86,7 @@ func (g *Gate) rewrite(pr *httputil.ProxyRequest, fw *forwarding) {
 		// handle the SSO handler opened and bound, never from the client.
 		h.Set("X-Metabase-Session", k)
 	}
-	if k := s.kind; k == kindEmbedPage || k == kindProperties {
+	if k := s.kind; k == kindEmbedPage || k == kindProperties || k == kindEmbedInfo {
 		// These bodies are read and rewritten: let the transport negotiate
 		// (and undo) compression instead of the browser.
 		delete(h, "Accept-Encoding")

@@ -42,6 +42,10 @@ type scope struct {
 	mbSession     string
 	ssoReturn     string
 	ssoFromCookie bool // the session came from the sealed cookie (cleared when it ends)
+
+	// scan streams Metabase's body past the credential scanner (see
+	// scanStream); kept here so a response costs no allocation for it.
+	scan credentialScanner
 }
 
 type routeKind int
@@ -50,6 +54,7 @@ const (
 	kindOther routeKind = iota
 	kindEmbedPage
 	kindEmbedAPI
+	kindEmbedInfo // GET /api/embed/{card|dashboard}/{token}: its JSON is rewritten
 	kindStatic
 	kindProperties
 	kindSSOPage

@@ -1,6 +1,9 @@
 package metabasetest
 
-import "slices"
+import (
+	"slices"
+	"strconv"
+)
 
 // Tenants are the organizations of the sample data, in the order their rows
 // appear in the orders table.
@@ -184,6 +187,15 @@ func fieldByName(name string) field {
 		}
 	}
 	panic("metabasetest: no field " + name)
+}
+
+func fieldByID(id int) field {
+	for _, f := range fields {
+		if f.ID == id {
+			return f
+		}
+	}
+	panic("metabasetest: no field " + strconv.Itoa(id))
 }
 
 // value is the cell of column name in row o.

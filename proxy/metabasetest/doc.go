@@ -8,7 +8,10 @@
 // text/plain error messages, including Metabase's holes (a locked parameter
 // set to [] filters nothing, "enabled" parameters are browser-settable,
 // unwired dashcards ignore the tenant, card parameter listings span every
-// tenant), so that a test passing here would pass against Metabase.
+// tenant, the embed JSON's param_values hold every tenant's values of the
+// filters' fields), so that a test passing here would pass against
+// Metabase. LeakCredential makes it misbehave as no Metabase should (a
+// token it minted itself in a header, a body or a stream).
 //
 // # Sample content
 //

@@ -658,20 +658,57 @@ func visible(eps []embeddingParam, tokenParams *omap, slug string) bool {
 	return st == statusEnabled && !tokenParams.has(slug)
 }
 
-// publicJSON is GET /api/embed/card/{token}.
+// publicJSON is GET /api/embed/card/{token}. Its param_values and
+// param_fields cover every template-tag field, whatever embedding_params
+// say: card-for-unsigned-token removes token, locked and disabled
+// parameters from parameters only. The values are read with admin rights,
+// every tenant's (contract §8).
 func (c *card) publicJSON(tokenParams *omap) map[string]any {
 	out := c.reducedJSON()
 	params := []any{}
-	paramFields := map[string]any{}
+	var fieldIDs []int
 	for _, p := range c.Params {
-		f := fieldByName(p.Field)
-		paramFields[strconv.Itoa(f.ID)] = fieldJSON(f)
+		fieldIDs = append(fieldIDs, fieldByName(p.Field).ID)
 		if visible(c.EmbeddingParams, tokenParams, p.Slug) {
 			params = append(params, c.paramJSON(p))
 		}
 	}
 	out["parameters"] = params
-	out["param_fields"] = paramFields
+	out["param_fields"] = paramFieldsJSON(fieldIDs)
+	out["param_values"] = paramValuesJSON(fieldIDs)
+	return out
+}
+
+// paramFieldsJSON is param_fields: field id -> the field's public columns;
+// null for no field, as Metabase's hydration gives.
+func paramFieldsJSON(ids []int) any {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := map[string]any{}
+	for _, id := range ids {
+		out[strconv.Itoa(id)] = fieldJSON(fieldByID(id))
+	}
+	return out
+}
+
+// paramValuesJSON is param_values: field id -> the field's cached
+// FieldValues (field_id, values as [[v] ...], human_readable_values), over
+// every row of the table, every tenant's; null for no field.
+func paramValuesJSON(ids []int) any {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := map[string]any{}
+	for _, id := range ids {
+		f := fieldByID(id)
+		vals := distinctValues(f.Name, nil, "")
+		list := make([][]string, len(vals))
+		for i, v := range vals {
+			list[i] = []string{v}
+		}
+		out[strconv.Itoa(id)] = map[string]any{"field_id": id, "values": list, "human_readable_values": []any{}}
+	}
 	return out
 }
 
@@ -680,16 +717,8 @@ func (c *card) publicJSON(tokenParams *omap) map[string]any {
 // viewer may not set removed.
 func (d *dashboard) publicJSON(tokenParams *omap, ct *content) map[string]any {
 	params := []any{}
-	paramFields := map[string]any{}
+	fieldIDs := d.valueFieldIDs(ct)
 	for _, p := range d.Params {
-		st, _ := embeddingStatus(d.EmbeddingParams, p.Slug)
-		if st == statusEnabled {
-			var fs []any
-			for _, name := range d.paramFields(&p) {
-				fs = append(fs, fieldJSON(fieldByName(name)))
-			}
-			paramFields[p.ID] = fs
-		}
 		if !visible(d.EmbeddingParams, tokenParams, p.Slug) {
 			continue
 		}
@@ -740,7 +769,53 @@ func (d *dashboard) publicJSON(tokenParams *omap, ct *content) map[string]any {
 		dashcards = append(dashcards, j)
 	}
 	return map[string]any{"id": d.ID, "name": d.Name, "description": d.Description, "parameters": params,
-		"auto_apply_filters": true, "width": "fixed", "tabs": []any{}, "param_fields": paramFields, "dashcards": dashcards}
+		"auto_apply_filters": true, "width": "fixed", "tabs": []any{}, "param_fields": paramFieldsJSON(fieldIDs),
+		"param_values": paramValuesJSON(fieldIDs), "dashcards": dashcards}
+}
+
+// valueFieldIDs are the fields whose values and metadata the dashboard JSON
+// carries, as public-dashboard and remove-locked-parameters compute them:
+// every field a dashcard's parameter mapping targets and every template-tag
+// field of its native cards, less the fields wired only to parameters
+// other than "enabled" ones (locked, disabled or unlisted). A parameter the
+// token sets stays: its values ship too.
+func (d *dashboard) valueFieldIDs(ct *content) []int {
+	var all, kept, removed []int
+	for _, dc := range d.Dashcards {
+		if c := ct.card(dc.CardID); c != nil && c.Native {
+			for _, p := range c.Params {
+				all = appendNew(all, fieldByName(p.Field).ID)
+			}
+		}
+		for _, m := range dc.Mappings {
+			if m.Field == "" {
+				continue
+			}
+			id := fieldByName(m.Field).ID
+			all = appendNew(all, id)
+			p := d.paramByID(m.ParamID)
+			if st, _ := embeddingStatus(d.EmbeddingParams, p.Slug); st == statusEnabled {
+				kept = appendNew(kept, id)
+			} else {
+				removed = appendNew(removed, id)
+			}
+		}
+	}
+	var out []int
+	for _, id := range all {
+		if !slices.Contains(removed, id) || slices.Contains(kept, id) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func appendNew(ids []int, id int) []int {
+	if slices.Contains(ids, id) {
+		return ids
+	}
+	return append(ids, id)
 }
 
 // textValue formats a token value for a text card: "a", "a and b",
