@@ -2126,7 +2126,7 @@ func checkAlertRules(t *testing.T, groups []ruleGroup) {
 		{"no gate reporting", "absent(tenantgate_build_info)"},
 		{"a gate down", "up{"},
 		{"gates not ready", "kube_deployment_status_replicas_unavailable"},
-		{"Metabase refusing the gate's embed tokens", `tenantgate_upstream_request_duration_seconds_count{route=~"embed_page|embed_api", code="400"}`},
+		{"Metabase refusing the gate's tokens", `increase(tenantgate_upstream_rejected_tokens_total[5m])`},
 		{"a share of 429s", `tenantgate_http_requests_total{code="429"}`},
 		{"the audit guard withholding unsafe resources", "tenantgate_unsafe_resources"},
 	} {

@@ -39,6 +39,11 @@ const (
 	CredentialBody   = "body"
 	CredentialStream = "stream"
 
+	// RejectedToken credentials: which of the gate's Metabase keys
+	// Metabase refused.
+	RejectedEmbed = "embed" // MB_EMBEDDING_SECRET_KEY, guest-embed tokens
+	RejectedSSO   = "sso"   // MB_JWT_SHARED_SECRET, SSO JWTs
+
 	other = "other"
 )
 
@@ -73,6 +78,7 @@ type Metrics struct {
 	mismatches     *prometheus.CounterVec
 	tokensMinted   *prometheus.CounterVec
 	credentials    *prometheus.CounterVec
+	rejected       *prometheus.CounterVec
 	cacheRequests  *prometheus.CounterVec
 	buildInfoGauge prometheus.Gauge
 	unsafe         prometheus.Gauge
@@ -97,6 +103,7 @@ type Metrics struct {
 	mismatchKinds    map[string]prometheus.Counter
 	tokenKinds       map[string]prometheus.Counter
 	credentialPlaces map[string]prometheus.Counter
+	rejectedKinds    map[string]prometheus.Counter
 }
 
 type requestKey struct {
@@ -175,6 +182,10 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			Namespace: namespace, Subsystem: "upstream", Name: "credentials_removed_total",
 			Help: "Metabase credentials (a JWT signed with a Metabase secret, the injected session key) found in Metabase's responses and kept from the browser, by where (header, body: the response was refused; stream: overwritten).",
 		}, []string{"where"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "upstream", Name: "rejected_tokens_total",
+			Help: "Tokens the gate signed that Metabase refused as corrupt or manipulated (its key differs from the gate's), by credential (embed: MB_EMBEDDING_SECRET_KEY, sso: MB_JWT_SHARED_SECRET).",
+		}, []string{"credential"}),
 		cacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "cache_requests_total",
 			Help: "Cache lookups, by cache and result (hit, miss).",
@@ -229,12 +240,13 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 	m.mismatchKinds = bind(m.mismatches, MismatchHandle, MismatchToken, MismatchParam)
 	m.tokenKinds = bind(m.tokensMinted, TokenHandle, TokenEmbed)
 	m.credentialPlaces = bind(m.credentials, CredentialHeader, CredentialBody, CredentialStream)
+	m.rejectedKinds = bind(m.rejected, RejectedEmbed, RejectedSSO)
 
 	if reg != nil {
 		reg.MustRegister(
 			m.requests, m.requestDuration, m.inFlight,
 			m.upstreamDuration, m.upstreamErrors,
-			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.credentials, m.cacheRequests,
+			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.credentials, m.rejected, m.cacheRequests,
 			m.buildInfoGauge, m.unsafe, m.reloads, m.reloadTime, m.tenantRequests, m.providerErrors, m.fairnessWait,
 		)
 	}
@@ -371,6 +383,15 @@ func (m *Metrics) CredentialRemoved(where string) {
 		return
 	}
 	closedSet(m.credentialPlaces, m.credentials, where).Inc()
+}
+
+// RejectedToken counts a token the gate signed that Metabase refused as
+// corrupt or manipulated; credential is RejectedEmbed or RejectedSSO.
+func (m *Metrics) RejectedToken(credential string) {
+	if m == nil {
+		return
+	}
+	closedSet(m.rejectedKinds, m.rejected, credential).Inc()
 }
 
 // Cache counts one lookup in the named cache (a fixed name such as

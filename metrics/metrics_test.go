@@ -60,6 +60,8 @@ func record(m *Metrics) {
 	m.TokenMinted(TokenHandle)
 
 	m.CredentialRemoved(CredentialStream)
+
+	m.RejectedToken(RejectedEmbed)
 	m.CredentialRemoved(CredentialHeader)
 	m.CredentialRemoved("cookie") // outside the set: "other"
 
@@ -130,6 +132,7 @@ func TestMetricNames(t *testing.T) {
 		"tenantgate_unsafe_resources",
 		"tenantgate_upstream_credentials_removed_total",
 		"tenantgate_upstream_errors_total",
+		"tenantgate_upstream_rejected_tokens_total",
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("metrics before any call:\n got %v\nwant %v", got, want)

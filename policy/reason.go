@@ -36,7 +36,10 @@ const (
 	ReasonRateLimited         Reason = "rate-limited"
 	ReasonUpstreamUnavailable Reason = "upstream-unavailable"
 	ReasonUpstreamTimeout     Reason = "upstream-timeout"
-	ReasonInternal            Reason = "internal-error"
+	// ReasonUpstreamRejectedToken: Metabase refused a token the gate signed
+	// ("Message seems corrupt or manipulated"): its key is not the gate's.
+	ReasonUpstreamRejectedToken Reason = "upstream-rejected-token"
+	ReasonInternal              Reason = "internal-error"
 
 	// SSO (interactive embedding and the SDK).
 	ReasonSSORequired        Reason = "sso-required"
@@ -56,7 +59,7 @@ var Reasons = []Reason{
 	ReasonResourceNotAllowed, ReasonResourceUnsafe, ReasonParamNotAllowed, ReasonDownloadNotAllowed,
 	ReasonListingNotAllowed, ReasonRouteNotAllowed, ReasonMethodNotAllowed,
 	ReasonMalformedRequest, ReasonRequestTooLarge, ReasonUpgradeNotAllowed, ReasonIdentityUnavailable, ReasonRateLimited,
-	ReasonUpstreamUnavailable, ReasonUpstreamTimeout, ReasonInternal,
+	ReasonUpstreamUnavailable, ReasonUpstreamTimeout, ReasonUpstreamRejectedToken, ReasonInternal,
 	ReasonSSORequired, ReasonSSOSessionInvalid, ReasonSSOSessionExpired, ReasonSSOSessionMismatch,
 	ReasonSSOTokenInvalid, ReasonSSOExchangeFailed,
 }
@@ -65,40 +68,41 @@ var reasonInfo = map[Reason]struct {
 	status int
 	text   string
 }{
-	ReasonAllowed:             {http.StatusOK, "Allowed."},
-	ReasonNoSession:           {http.StatusUnauthorized, "You are not signed in to the application. Sign in and reload the page."},
-	ReasonSessionInvalid:      {http.StatusUnauthorized, "Your application session could not be verified. Sign in again."},
-	ReasonSessionExpired:      {http.StatusUnauthorized, "Your application session has expired. Sign in again."},
-	ReasonTenantMissing:       {http.StatusForbidden, "Your session does not name an organization, so no analytics can be shown."},
-	ReasonTenantMismatch:      {http.StatusForbidden, "This embed link belongs to another organization. Open the dashboard from your own application."},
-	ReasonClaimMissing:        {http.StatusForbidden, "Your session lacks an attribute this dashboard needs to filter its data."},
-	ReasonSubjectMismatch:     {http.StatusForbidden, "This embed link was issued to another user. Open the dashboard from your own application."},
-	ReasonSubjectMissing:      {http.StatusForbidden, "Your session does not name a user, so no analytics can be shown."},
-	ReasonReservedValue:       {http.StatusForbidden, "Your session carries a value the gateway never passes to Metabase, so no analytics can be shown."},
-	ReasonHandleInvalid:       {http.StatusForbidden, "This embed link is not valid. Open the dashboard from your application again."},
-	ReasonHandleExpired:       {http.StatusForbidden, "This embed link has expired. Reload the page in your application."},
-	ReasonTokenInvalid:        {http.StatusForbidden, "This embed token is not accepted by the gateway."},
-	ReasonResourceNotAllowed:  {http.StatusForbidden, "Your organization may not view this dashboard or question."},
-	ReasonResourceUnsafe:      {http.StatusForbidden, "This dashboard or question is withheld: its set-up in Metabase could show other organizations' data. Ask your administrator to check it."},
-	ReasonParamNotAllowed:     {http.StatusBadRequest, "A filter in this request may not be set from the browser."},
-	ReasonDownloadNotAllowed:  {http.StatusForbidden, "Downloads are not enabled for this dashboard or question."},
-	ReasonListingNotAllowed:   {http.StatusForbidden, "Listing the values of this filter is not enabled."},
-	ReasonRouteNotAllowed:     {http.StatusForbidden, "This Metabase path is not available through the analytics gateway."},
-	ReasonMethodNotAllowed:    {http.StatusMethodNotAllowed, "This method is not allowed on this path."},
-	ReasonMalformedRequest:    {http.StatusBadRequest, "The request path or query is malformed."},
-	ReasonRequestTooLarge:     {http.StatusRequestHeaderFieldsTooLarge, "The request is too large."},
-	ReasonUpgradeNotAllowed:   {http.StatusBadRequest, "The analytics gateway does not switch protocols (WebSocket, h2c): send plain HTTP requests."},
-	ReasonIdentityUnavailable: {http.StatusServiceUnavailable, "The gateway could not check your session right now. Try again shortly."},
-	ReasonRateLimited:         {http.StatusTooManyRequests, "Your organization is sending too many analytics requests right now. Try again in a moment."},
-	ReasonUpstreamUnavailable: {http.StatusBadGateway, "Analytics are unavailable right now. Try again shortly."},
-	ReasonUpstreamTimeout:     {http.StatusGatewayTimeout, "Analytics took too long to answer. Try again shortly."},
-	ReasonInternal:            {http.StatusInternalServerError, "The gateway failed to handle this request."},
-	ReasonSSORequired:         {http.StatusUnauthorized, "You are not signed in to analytics. Reload the page to sign in."},
-	ReasonSSOSessionInvalid:   {http.StatusUnauthorized, "This analytics session is not one the gateway issued. Reload the page to sign in again."},
-	ReasonSSOSessionExpired:   {http.StatusUnauthorized, "Your analytics session has ended. Reload the page to sign in again."},
-	ReasonSSOSessionMismatch:  {http.StatusUnauthorized, "This analytics session belongs to another user or organization. Reload the page to sign in again."},
-	ReasonSSOTokenInvalid:     {http.StatusForbidden, "This sign-in token is not one the gateway issued to you."},
-	ReasonSSOExchangeFailed:   {http.StatusBadGateway, "Signing in to analytics failed. Try again shortly."},
+	ReasonAllowed:               {http.StatusOK, "Allowed."},
+	ReasonNoSession:             {http.StatusUnauthorized, "You are not signed in to the application. Sign in and reload the page."},
+	ReasonSessionInvalid:        {http.StatusUnauthorized, "Your application session could not be verified. Sign in again."},
+	ReasonSessionExpired:        {http.StatusUnauthorized, "Your application session has expired. Sign in again."},
+	ReasonTenantMissing:         {http.StatusForbidden, "Your session does not name an organization, so no analytics can be shown."},
+	ReasonTenantMismatch:        {http.StatusForbidden, "This embed link belongs to another organization. Open the dashboard from your own application."},
+	ReasonClaimMissing:          {http.StatusForbidden, "Your session lacks an attribute this dashboard needs to filter its data."},
+	ReasonSubjectMismatch:       {http.StatusForbidden, "This embed link was issued to another user. Open the dashboard from your own application."},
+	ReasonSubjectMissing:        {http.StatusForbidden, "Your session does not name a user, so no analytics can be shown."},
+	ReasonReservedValue:         {http.StatusForbidden, "Your session carries a value the gateway never passes to Metabase, so no analytics can be shown."},
+	ReasonHandleInvalid:         {http.StatusForbidden, "This embed link is not valid. Open the dashboard from your application again."},
+	ReasonHandleExpired:         {http.StatusForbidden, "This embed link has expired. Reload the page in your application."},
+	ReasonTokenInvalid:          {http.StatusForbidden, "This embed token is not accepted by the gateway."},
+	ReasonResourceNotAllowed:    {http.StatusForbidden, "Your organization may not view this dashboard or question."},
+	ReasonResourceUnsafe:        {http.StatusForbidden, "This dashboard or question is withheld: its set-up in Metabase could show other organizations' data. Ask your administrator to check it."},
+	ReasonParamNotAllowed:       {http.StatusBadRequest, "A filter in this request may not be set from the browser."},
+	ReasonDownloadNotAllowed:    {http.StatusForbidden, "Downloads are not enabled for this dashboard or question."},
+	ReasonListingNotAllowed:     {http.StatusForbidden, "Listing the values of this filter is not enabled."},
+	ReasonRouteNotAllowed:       {http.StatusForbidden, "This Metabase path is not available through the analytics gateway."},
+	ReasonMethodNotAllowed:      {http.StatusMethodNotAllowed, "This method is not allowed on this path."},
+	ReasonMalformedRequest:      {http.StatusBadRequest, "The request path or query is malformed."},
+	ReasonRequestTooLarge:       {http.StatusRequestHeaderFieldsTooLarge, "The request is too large."},
+	ReasonUpgradeNotAllowed:     {http.StatusBadRequest, "The analytics gateway does not switch protocols (WebSocket, h2c): send plain HTTP requests."},
+	ReasonIdentityUnavailable:   {http.StatusServiceUnavailable, "The gateway could not check your session right now. Try again shortly."},
+	ReasonRateLimited:           {http.StatusTooManyRequests, "Your organization is sending too many analytics requests right now. Try again in a moment."},
+	ReasonUpstreamUnavailable:   {http.StatusBadGateway, "Analytics are unavailable right now. Try again shortly."},
+	ReasonUpstreamTimeout:       {http.StatusGatewayTimeout, "Analytics took too long to answer. Try again shortly."},
+	ReasonUpstreamRejectedToken: {http.StatusBadGateway, "Analytics are unavailable: the analytics server does not accept the gateway's credentials. Your administrator has been alerted."},
+	ReasonInternal:              {http.StatusInternalServerError, "The gateway failed to handle this request."},
+	ReasonSSORequired:           {http.StatusUnauthorized, "You are not signed in to analytics. Reload the page to sign in."},
+	ReasonSSOSessionInvalid:     {http.StatusUnauthorized, "This analytics session is not one the gateway issued. Reload the page to sign in again."},
+	ReasonSSOSessionExpired:     {http.StatusUnauthorized, "Your analytics session has ended. Reload the page to sign in again."},
+	ReasonSSOSessionMismatch:    {http.StatusUnauthorized, "This analytics session belongs to another user or organization. Reload the page to sign in again."},
+	ReasonSSOTokenInvalid:       {http.StatusForbidden, "This sign-in token is not one the gateway issued to you."},
+	ReasonSSOExchangeFailed:     {http.StatusBadGateway, "Signing in to analytics failed. Try again shortly."},
 }
 
 // Status is the HTTP status a denial with this reason answers.

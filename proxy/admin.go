@@ -66,6 +66,13 @@ func (a *Admin) readyz(w http.ResponseWriter, r *http.Request) {
 		res.Status, res.Checks["metabase"] = "unavailable", err
 	} else {
 		res.Checks["metabase"] = "ok"
+		// Metabase is up: does it accept the gate's keys?
+		for check, problem := range a.gate.probeKeys(r.Context(), a.client) {
+			res.Checks[check] = problem
+			if problem != "ok" {
+				res.Status = "unavailable"
+			}
+		}
 	}
 	if a.gate.guard != nil {
 		st := a.gate.guard.State()

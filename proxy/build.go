@@ -82,7 +82,8 @@ func BuildWith(parent context.Context, cfg *configs.Config, log *zap.Logger, m *
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{Gate: g, Admin: NewAdmin(g, reg), Close: closeFn, Guard: guard}, nil
+	adm := NewAdmin(g, reg)
+	return &Stack{Gate: g, Admin: adm, Close: closeFn, Guard: guard}, nil
 }
 
 // buildGuard builds the audit guard when an API key is configured, runs the

@@ -64,6 +64,8 @@ type Gate struct {
 	guard  *Guard   // nil: no audit of Metabase
 	sso    *ssoGate // nil: SSO off (no MB_JWT_SHARED_SECRET)
 	creds  *auth.CredentialDetector
+	keys   keyProbe   // the last check of the gate's keys against Metabase
+	fw     forwarding // what Metabase is told of the browser's side
 
 	admin   *Admin
 	proxy   *httputil.ReverseProxy

@@ -54,6 +54,11 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 	if err := g.checkHeaders(h, s); err != nil {
 		return err
 	}
+	if s.kind == kindEmbedAPI || s.kind == kindEmbedInfo {
+		if err := g.rejectedToken(resp); err != nil {
+			return err
+		}
+	}
 	switch s.kind {
 	case kindEmbedPage:
 		h.Set("Content-Security-Policy", replaceFrameAncestors(h.Get("Content-Security-Policy"), g.csp))

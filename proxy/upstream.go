@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/policy"
 )
@@ -64,9 +66,9 @@ func newBufferPool() *bufferPool { return &bufferPool{c: make(chan []byte, 1024)
 // newReverseProxy builds the one reverse proxy to Metabase, over rt
 // wrapped so that no protocol switch ever reaches it (upgrade.go).
 func (g *Gate) newReverseProxy(rt http.RoundTripper) *httputil.ReverseProxy {
-	fw := g.newForwarding()
+	g.fw = g.newForwarding()
 	return &httputil.ReverseProxy{
-		Rewrite:        func(pr *httputil.ProxyRequest) { g.rewrite(pr, &fw) },
+		Rewrite:        func(pr *httputil.ProxyRequest) { g.rewrite(pr, &g.fw) },
 		Transport:      noSwitchTransport{rt},
 		BufferPool:     newBufferPool(),
 		ModifyResponse: g.modifyResponse,
@@ -98,6 +100,16 @@ func (g *Gate) forward(w http.ResponseWriter, r *http.Request, path, query strin
 func (g *Gate) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errSSOSessionEnded) {
 		g.ssoSessionEnded(w, r)
+		return
+	}
+	if errors.Is(err, errUpstreamRejectedToken) {
+		s := scopeOf(r)
+		// The policy allowed it, but what the browser got is this refusal:
+		// the access line says so, not "allowed".
+		s.decided, s.decision = true, policy.Decision{Reason: policy.ReasonUpstreamRejectedToken}
+		g.log.Warn("Metabase refused the gate's token", zap.String("request_id", s.requestID), zap.String("route", s.route),
+			zap.String("problem", err.Error()))
+		g.deny(w, r, policy.Decision{Reason: policy.ReasonUpstreamRejectedToken, Detail: err.Error()})
 		return
 	}
 	kind, reason := classifyUpstream(r, err)

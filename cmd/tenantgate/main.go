@@ -276,6 +276,7 @@ func runGateReloading(ctx context.Context, cfg *configs.Config, log *zap.Logger,
 		return err
 	}
 	m.ConfigLoaded(true, false, time.Now())
+	st.Gate.CheckKeys(ctx, log)
 	var cur atomic.Pointer[proxy.Stack]
 	cur.Store(st)
 	defer func() { cur.Load().Close() }()
