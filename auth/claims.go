@@ -26,15 +26,19 @@ import (
 // without one the error wraps ErrSubjectMissing: an identity without a user
 // would bind handles and SSO sessions to the tenant alone.
 func identityFromClaims(claims map[string]any, tenantClaim, subjectClaim, source string) (*Identity, error) {
-	tenant, ok := claimScalar(claims[tenantClaim])
-	if !ok || strings.TrimSpace(tenant) == "" {
-		return nil, fmt.Errorf("reading tenant claim %q: %w", tenantClaim, ErrTenantMissing)
-	}
 	if subjectClaim == "" {
 		subjectClaim = defaultSubjectClaim
 	}
-	sub, ok := claimScalar(claims[subjectClaim])
-	if !ok || strings.TrimSpace(sub) == "" {
+	sub, subOK := claimScalar(claims[subjectClaim])
+	tenant, ok := claimScalar(claims[tenantClaim])
+	if !ok || strings.TrimSpace(tenant) == "" {
+		err := fmt.Errorf("reading tenant claim %q: %w", tenantClaim, ErrTenantMissing)
+		if subOK && strings.TrimSpace(sub) != "" {
+			return nil, &IncompleteIdentityError{Subject: sub, err: err}
+		}
+		return nil, err
+	}
+	if !subOK || strings.TrimSpace(sub) == "" {
 		return nil, fmt.Errorf("reading subject claim %q: %w", subjectClaim, ErrSubjectMissing)
 	}
 	return &Identity{
@@ -48,6 +52,17 @@ func identityFromClaims(claims map[string]any, tenantClaim, subjectClaim, source
 		Source:    source,
 	}, nil
 }
+
+// IncompleteIdentityError is a verified session that names its user but
+// no usable tenant: it is refused all the same, and Subject lets the log
+// and the activity say who was refused.
+type IncompleteIdentityError struct {
+	Subject string
+	err     error
+}
+
+func (e *IncompleteIdentityError) Error() string { return e.err.Error() }
+func (e *IncompleteIdentityError) Unwrap() error { return e.err }
 
 // defaultSubjectClaim is the subject claim when the config leaves it empty.
 const defaultSubjectClaim = "sub"

@@ -61,6 +61,8 @@ func (g *Gate) deny(w http.ResponseWriter, r *http.Request, d policy.Decision) {
 	}
 	if s.identity != nil {
 		fields = append(fields, zap.String("tenant", s.identity.Tenant), zap.String("subject", s.identity.Subject))
+	} else if s.subject != "" {
+		fields = append(fields, zap.String("subject", s.subject))
 	}
 	if s.resource.ID != 0 {
 		fields = append(fields, zap.Stringer("resource", s.resource))

@@ -29,6 +29,9 @@ func (g *Gate) identify(w http.ResponseWriter, r *http.Request) *auth.Identity {
 	}
 	reason := authReason(err)
 	g.metrics.AuthAttempt(source, string(reason))
+	if ie := (*auth.IncompleteIdentityError)(nil); errors.As(err, &ie) {
+		scopeOf(r).subject = ie.Subject // verified: the log may say who
+	}
 	g.deny(w, r, policy.Decision{Reason: reason, Detail: err.Error()})
 	return nil
 }

@@ -134,6 +134,8 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 		)
 		if s.identity != nil {
 			fields = append(fields, zap.String("tenant", s.identity.Tenant), zap.String("subject", s.identity.Subject))
+		} else if s.subject != "" {
+			fields = append(fields, zap.String("subject", s.subject))
 		}
 		if s.decided {
 			fields = append(fields, zap.String("reason", string(s.decision.Reason)))

@@ -21,6 +21,7 @@ type scope struct {
 	route      string
 	escPath    string // r.URL.EscapedPath(), computed once by observe
 	identity   *auth.Identity
+	subject    string        // a refused caller's verified subject, when identity is nil
 	resource   auth.Resource // what the request is about, once known (for the decision log)
 	decision   policy.Decision
 	decided    bool

@@ -116,6 +116,11 @@ func TestDemo(t *testing.T) {
 	if resp, body := get(mallory, "/analytics/.tenantgate/embed/dashboard/1"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "tenant-missing") {
 		t.Errorf("mallory: %d %s", resp.StatusCode, body)
 	}
+	// Refused for her missing organization, she is still named: her
+	// session verified, so the activity panel says who it was.
+	if _, act := get(mallory, "/demo/activity"); !strings.Contains(act, `"reason":"tenant-missing"`) || !strings.Contains(act, `"subject":"mallory"`) {
+		t.Errorf("the activity panel does not name the refused mallory: %.600s", act)
+	}
 }
 
 func TestCheckConfigReportsEveryProblem(t *testing.T) {
