@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -164,4 +165,92 @@ func between(t *testing.T, s, start, end string) string {
 		s = s[:j]
 	}
 	return s
+}
+
+// TestREADMERunningForReal follows step 2 of README's "Running it for real"
+// word for word against the stand-in run on its own: its exports as
+// written, the three secret files at the paths it names (under a temporary
+// root), METABASE_SITE_URL pointing at the stand-in. check-config passes,
+// serve starts, and /readyz says Metabase accepts the key (issue 14).
+func TestREADMERunningForReal(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := between(t, string(readme), "## Running it for real, in front of Metabase", "\n3. ")
+	if !strings.Contains(step, "tenantgate check-config && tenantgate serve") {
+		t.Fatal("README's step 2 no longer runs check-config then serve")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var printed bytes.Buffer
+	ready := make(chan map[string]string, 1)
+	go func() {
+		_ = serveStandin(ctx, standinOptions{listen: "127.0.0.1:0"}, &printed, func(_ string, env map[string]string) { ready <- env })
+	}()
+	var mb map[string]string
+	select {
+	case mb = <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("standin did not start")
+	}
+
+	root := t.TempDir()
+	secrets := map[string]string{ // what the operator writes into each file
+		"/run/secrets/mb_embedding_secret":   mb["MB_EMBEDDING_SECRET_KEY"],
+		"/run/secrets/app_session_key":       "the-apps-own-session-key-0123456789abcdef",
+		"/run/secrets/tenantgate_handle_key": strings.Repeat("a1", 32),
+	}
+	env := exports(step)
+	if len(env) < 6 {
+		t.Fatalf("README's step 2 has %d exports: %v", len(env), env)
+	}
+	for k, v := range env {
+		if path, ok := strings.CutPrefix(v, "/run/secrets/"); ok {
+			secret, known := secrets[v]
+			if !known {
+				t.Fatalf("README's step 2 names a secret file this test does not know: %s", v)
+			}
+			f := filepath.Join(root, path)
+			if err := os.WriteFile(f, []byte(secret+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			v = f
+		}
+		env[k] = strings.Trim(v, `"`)
+	}
+	env["METABASE_SITE_URL"] = mb["METABASE_SITE_URL"] // "your Metabase"
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"check-config"}, &out, &errOut); code != 0 {
+		t.Fatalf("check-config: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	cfg, err := configs.LoadAndValidate("", os.LookupEnv, configs.ModeServe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := net.Listen("tcp", "127.0.0.1:0")
+	adm, _ := net.Listen("tcp", "127.0.0.1:0")
+	gctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- runGate(gctx, cfg, zap.NewNop(), pub, adm) }()
+	defer func() { stop(); <-served }()
+	var rz struct {
+		Status string
+		Checks map[string]string
+	}
+	for i := 0; i < 50; i++ {
+		resp, err := http.Get("http://" + adm.Addr().String() + "/readyz")
+		if err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&rz)
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if rz.Status != "ok" || rz.Checks["embedding_secret"] != "ok" {
+		t.Errorf("/readyz = %+v, want ok with the embedding secret accepted", rz)
+	}
 }
