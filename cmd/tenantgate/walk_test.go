@@ -74,16 +74,7 @@ func TestREADMEWalk(t *testing.T) {
 	}
 
 	// serve, on free ports instead of README's 8080 and 9090.
-	cfg, err := configs.LoadAndValidate("", os.LookupEnv, configs.ModeServe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := net.Listen("tcp", "127.0.0.1:0")
-	adm, _ := net.Listen("tcp", "127.0.0.1:0")
-	gctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- runGate(gctx, cfg, zap.NewNop(), pub, adm) }()
-	defer func() { stop(); <-served }()
+	pub, adm := serveFromEnv(t)
 	get := func(url string) (int, string) {
 		var resp *http.Response
 		for i := 0; i < 50; i++ {
@@ -132,6 +123,23 @@ func TestREADMEWalk(t *testing.T) {
 	if !strings.Contains(out.String(), "All orders count") {
 		t.Errorf("audit does not name the unwired card:\n%s", out.String())
 	}
+}
+
+// serveFromEnv runs the gate as serve would, from the environment, on
+// free ports, until the test ends.
+func serveFromEnv(t *testing.T) (pub, adm net.Listener) {
+	t.Helper()
+	cfg, err := configs.LoadAndValidate("", os.LookupEnv, configs.ModeServe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ = net.Listen("tcp", "127.0.0.1:0")
+	adm, _ = net.Listen("tcp", "127.0.0.1:0")
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- runGate(ctx, cfg, zap.NewNop(), pub, adm) }()
+	t.Cleanup(func() { stop(); <-served })
+	return pub, adm
 }
 
 // exports reads `export K=V [K2=V2...]` lines (shell comments cut off).
@@ -227,16 +235,7 @@ func TestREADMERunningForReal(t *testing.T) {
 	if code := run([]string{"check-config"}, &out, &errOut); code != 0 {
 		t.Fatalf("check-config: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
-	cfg, err := configs.LoadAndValidate("", os.LookupEnv, configs.ModeServe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := net.Listen("tcp", "127.0.0.1:0")
-	adm, _ := net.Listen("tcp", "127.0.0.1:0")
-	gctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- runGate(gctx, cfg, zap.NewNop(), pub, adm) }()
-	defer func() { stop(); <-served }()
+	_, adm := serveFromEnv(t)
 	var rz struct {
 		Status string
 		Checks map[string]string
