@@ -2,10 +2,13 @@ package proxy
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -35,7 +38,7 @@ import (
 const (
 	routeSSOLogin = "sso_login" // GET /.tenantgate/sso: interactive sign-in
 	routeSDKJWT   = "sdk_jwt"   // GET /.tenantgate/sdk/jwt: the SDK's JWT provider
-	routeSSOAuth  = "sso_auth"  // GET /auth/sso: the SDK's handshake, answered by the gate
+	routeSSOAuth  = "sso_auth"  // GET and POST /auth/sso: the SDK's handshake, answered by the gate
 	routeSSOAPI   = "sso_api"   // the Metabase API an SSO user may reach
 	routeSSOPage  = "sso_page"  // the full app's pages
 )
@@ -71,6 +74,8 @@ type ssoGate struct {
 	// origin is TENANTGATE_PUBLIC_URL ("" when unset), for the absolute
 	// URL of the SDK's discovery.
 	origin string
+	// tickets remembers the SDK tickets already exchanged.
+	tickets *ticketCache
 }
 
 func newSSOGate(cfg *configs.Config, rt http.RoundTripper, prefix string) (*ssoGate, error) {
@@ -91,7 +96,7 @@ func newSSOGate(cfg *configs.Config, rt http.RoundTripper, prefix string) (*ssoG
 		return nil, err
 	}
 	s := &ssoGate{minter: minter, sealer: sealer, partitioned: c.Partitioned, dataset: c.Dataset, cookiePath: prefix + "/",
-		origin: cfg.PublicURL}
+		origin: cfg.PublicURL, tickets: newTicketCache(ticketCacheMax)}
 	switch c.CookieSameSite {
 	case "strict":
 		s.sameSite = http.SameSiteStrictMode
@@ -113,7 +118,7 @@ func (g *Gate) ssoRoutes(m *mux.Router) {
 	get := []string{http.MethodGet}
 	m.Handle("/.tenantgate/sso", g.named(routeSSOLogin, g.serveSSOLogin)).Methods(get...)
 	m.Handle("/.tenantgate/sdk/jwt", g.named(routeSDKJWT, g.serveSDKJWT)).Methods(get...)
-	m.Handle("/auth/sso", g.named(routeSSOAuth, g.serveSSOAuth)).Methods(get...)
+	m.Handle("/auth/sso", g.named(routeSSOAuth, g.serveSSOAuth)).Methods(http.MethodGet, http.MethodPost)
 	m.PathPrefix("/api/").Handler(g.named(routeSSOAPI, g.serveSSOAPI))
 	for _, p := range []string{"/dashboard/", "/question/", "/collection/"} {
 		m.PathPrefix(p).Handler(g.named(routeSSOPage, g.serveSSOPage)).Methods(http.MethodGet, http.MethodHead)
@@ -344,8 +349,13 @@ func (g *Gate) serveSDKJWT(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := g.now()
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		g.fail(w, r, fmt.Errorf("SDK ticket: reading an id: %w", err))
+		return
+	}
 	ticket, err := g.sso.sealer.SealSession(auth.SealTicket, auth.SSOSession{Tenant: who.Tenant, Subject: who.Subject,
-		Email: email, IssuedAt: now.Unix(), ExpiresAt: now.Add(auth.SSOTokenLifetime).Unix()})
+		Email: email, ID: hex.EncodeToString(id[:]), IssuedAt: now.Unix(), ExpiresAt: now.Add(auth.SSOTokenLifetime).Unix()})
 	if err != nil {
 		g.fail(w, r, err)
 		return
@@ -362,30 +372,28 @@ type sdkSession struct {
 	Iat    int64  `json:"iat"`
 }
 
-// serveSSOAuth answers the SDK's GET /auth/sso as Metabase would: without
-// jwt the discovery {"url", "method"}; with a ticket the gate issued to this
-// caller, a sealed session handle as the "id". The browser flow (no
-// X-Metabase-Client) is refused: the gate signs browsers in itself.
+// serveSSOAuth answers the SDK's /auth/sso as Metabase would: GET without
+// jwt is the discovery {"url", "method"}; a ticket the gate issued to this
+// caller, in GET's jwt or in POST's JSON body {"jwt": ...} (the SDK since
+// 2026, Metabase PRs 72798, 73462, 75656), is answered a sealed session
+// handle as the "id". Both forms take the same checks. The browser flow
+// (no X-Metabase-Client) is refused: the gate signs browsers in itself.
 func (g *Gate) serveSSOAuth(w http.ResponseWriter, r *http.Request) {
 	client := r.Header.Get("X-Metabase-Client")
 	if !sdkClients[client] {
 		g.deny(w, r, policy.Decision{Reason: policy.ReasonRouteNotAllowed, Detail: "/auth/sso from a browser: the gate signs in server side"})
 		return
 	}
-	q := r.URL.Query()
-	for k, vs := range q {
-		ok := len(vs) == 1 && (k == "jwt" || (k == "preferred_method" && vs[0] == "jwt"))
-		if !ok {
-			g.deny(w, r, policy.Decision{Reason: policy.ReasonParamNotAllowed, Detail: "/auth/sso takes jwt and preferred_method=jwt"})
-			return
-		}
+	ticket, d := ssoAuthTicket(w, r)
+	if !d.Allow {
+		g.deny(w, r, d)
+		return
 	}
 	who := g.identifySSO(w, r)
 	if who == nil {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	ticket := q.Get("jwt")
 	if ticket == "" {
 		origin, d := g.publicOrigin(r)
 		if !d.Allow {
@@ -405,6 +413,12 @@ func (g *Gate) serveSSOAuth(w http.ResponseWriter, r *http.Request) {
 		g.deny(w, r, d)
 		return
 	}
+	// Used only once its binding held: someone else holding the ticket
+	// cannot spend it for its owner.
+	if err := g.sso.tickets.use(t.ID, t.ExpiresAt, g.now().Unix()); err != nil {
+		g.deny(w, r, policy.Decision{Reason: policy.ReasonSSOTokenInvalid, Detail: "SDK ticket: " + err.Error()})
+		return
+	}
 	sealed, exp, d := g.signIn(r, who, client, auth.SealSDK, "")
 	g.decided(r, d)
 	if !d.Allow {
@@ -412,6 +426,107 @@ func (g *Gate) serveSSOAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, sdkSession{Status: "ok", ID: sealed, Exp: exp.Unix(), Iat: g.now().Unix()})
+}
+
+// ssoAuthTicket reads the ticket of an /auth/sso request: GET's jwt (""
+// for the discovery), with preferred_method=jwt at most; or POST's body,
+// with no query at all, so the ticket never rides in a URL next to a body.
+func ssoAuthTicket(w http.ResponseWriter, r *http.Request) (string, policy.Decision) {
+	ok := policy.Decision{Allow: true, Reason: policy.ReasonAllowed}
+	if r.Method == http.MethodPost {
+		if r.URL.RawQuery != "" {
+			return "", policy.Decision{Reason: policy.ReasonParamNotAllowed, Detail: "POST /auth/sso takes no query: the jwt goes in the JSON body"}
+		}
+		t, err := readSSOBody(w, r)
+		if err != nil {
+			reason := policy.ReasonMalformedRequest
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				reason = policy.ReasonRequestTooLarge
+			}
+			return "", policy.Decision{Reason: reason, Detail: "POST /auth/sso: " + err.Error()}
+		}
+		return t, ok
+	}
+	q := r.URL.Query()
+	for k, vs := range q {
+		switch {
+		case len(vs) != 1 || (k != "jwt" && k != "preferred_method"):
+			return "", policy.Decision{Reason: policy.ReasonParamNotAllowed, Detail: "/auth/sso takes jwt and preferred_method=jwt, once each"}
+		case k == "preferred_method" && vs[0] != "jwt":
+			return "", policy.Decision{Reason: policy.ReasonParamNotAllowed, Detail: "preferred_method must be jwt: the gate signs in with JWT SSO only, never SAML or another method"}
+		}
+	}
+	if q.Has("jwt") && q.Get("jwt") == "" {
+		return "", policy.Decision{Reason: policy.ReasonSSOTokenInvalid, Detail: "empty jwt"}
+	}
+	return q.Get("jwt"), ok
+}
+
+// ssoMaxAuthBody bounds POST /auth/sso's body: a ticket is at most 4 KiB
+// sealed (auth.maxSealedBytes), and the JSON around it is small.
+const ssoMaxAuthBody = 8 << 10
+
+// readSSOBody parses POST /auth/sso's body: Content-Type application/json
+// (charset utf-8 at most), exactly {"jwt": "<string>"}, no other or second
+// key, nothing after it. Duplicate keys are refused, not resolved: two
+// parsers could otherwise read two different tickets.
+func readSSOBody(w http.ResponseWriter, r *http.Request) (string, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" || len(r.Header.Values("Content-Type")) != 1 {
+		return "", errors.New("the body must be Content-Type application/json")
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return "", errors.New("the body's Content-Type takes only charset=utf-8")
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, ssoMaxAuthBody))
+	tok := func() (json.Token, error) {
+		t, err := dec.Token()
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, fmt.Errorf("body over %d bytes: %w", ssoMaxAuthBody, err)
+		}
+		return t, err
+	}
+	if t, err := tok(); err != nil || t != json.Delim('{') {
+		return "", errJWTBody(err)
+	}
+	jwt := ""
+	for dec.More() {
+		k, err := tok()
+		if err != nil {
+			return "", errJWTBody(err)
+		}
+		if k != "jwt" || jwt != "" {
+			return "", errors.New(`the body takes one key, "jwt", once`)
+		}
+		v, err := tok()
+		s, isString := v.(string)
+		if err != nil || !isString || s == "" {
+			return "", errJWTBody(err)
+		}
+		jwt = s
+	}
+	if t, err := tok(); err != nil || t != json.Delim('}') {
+		return "", errJWTBody(err)
+	}
+	if _, err := tok(); err != io.EOF {
+		return "", errJWTBody(err)
+	}
+	if jwt == "" {
+		return "", errors.New(`the body has no "jwt"`)
+	}
+	return jwt, nil
+}
+
+func errJWTBody(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return err
+	}
+	return errors.New(`the body must be exactly {"jwt": "<ticket>"}`)
 }
 
 // publicOrigin is the origin browsers reach the gate at, for the absolute
