@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantgate/tenantgate/auth"
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/proxy/metabasetest"
 )
@@ -382,7 +383,11 @@ func TestSSOSealedSessionBoundToAppSessionExpiry(t *testing.T) {
 	if d := time.Until(c[0].Expires); d > 91*time.Second || d < 80*time.Second {
 		t.Errorf("cookie expires in %s, want the app session's 90s", d)
 	}
-	sess, err := h.stack.Gate.sso.sealer.OpenSession("cookie", c[0].Value)
+	sealer, err := auth.NewSealer([]string{testSealKey}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := sealer.OpenSession("cookie", c[0].Value)
 	if err != nil || time.Until(sess.Expiry()) > 91*time.Second || sess.Tenant != "acme" || sess.Subject != "alice" {
 		t.Errorf("sealed session %+v, %v", sess, err)
 	}
