@@ -1,0 +1,68 @@
+package metabasetest
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestSSOPost: current Metabase serves POST /auth/sso {"jwt"} to the SDK
+// and embed.js as it serves GET; a browser POST, and every JWT POST of a
+// Metabase before 2026 (RefusePOST), is refused. The params merge the
+// query's and the body's, so the jwt in a POST's query signs in too.
+func TestSSOPost(t *testing.T) {
+	tok := ssoJWT(alice(nil))
+	jsonBody := `{"jwt":` + strconvQuote(tok) + `}`
+	sdk := map[string]string{"X-Metabase-Client": "embedding-sdk-react", "Content-Type": "application/json"}
+	simple := map[string]string{"X-Metabase-Client": "embedding-simple", "Content-Type": "application/json; charset=utf-8"}
+	tests := []struct {
+		name            string
+		opts            SSOOptions
+		query           string
+		hdr             map[string]string
+		body            string
+		wantStatus      int
+		wantStatusField string
+	}{
+		{"SDK, JSON body", SSOOptions{}, "", sdk, jsonBody, 200, "ok"},
+		{"embed.js, JSON body", SSOOptions{}, "", simple, jsonBody, 200, "ok"},
+		{"SDK, jwt in the query of a POST (params merge)", SSOOptions{}, "?jwt=" + url.QueryEscape(tok), sdk, "{}", 200, "ok"},
+		{"SDK, no jwt: the discovery", SSOOptions{}, "", sdk, "{}", 200, ""},
+		{"browser POST", SSOOptions{}, "", map[string]string{"Content-Type": "application/json"}, jsonBody, 400, "error"},
+		{"before 2026", SSOOptions{RefusePOST: true}, "", sdk, jsonBody, 501, "error-post-jwt-not-valid"},
+		{"SDK disabled", SSOOptions{SDKDisabled: true}, "", sdk, jsonBody, 402, "error-embedding-sdk-disabled"},
+		{"bad JWT", SSOOptions{}, "", sdk, `{"jwt":"a.b.c"}`, 401, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, base := ssoServer(t, tt.opts)
+			res := call(t, "POST", base+"/auth/sso"+tt.query, tt.hdr, tt.body)
+			if res.status != tt.wantStatus {
+				t.Fatalf("status = %d, want %d: %s", res.status, tt.wantStatus, res.body)
+			}
+			var got map[string]any
+			_ = json.Unmarshal([]byte(res.body), &got)
+			if tt.wantStatusField != "" && got["status"] != tt.wantStatusField {
+				t.Errorf("status field = %v, want %s: %s", got["status"], tt.wantStatusField, res.body)
+			}
+			if tt.wantStatus == 200 && tt.wantStatusField == "ok" {
+				if _, ok := s.SessionUser(got["id"].(string)); !ok {
+					t.Errorf("id %v is no session", got["id"])
+				}
+			}
+			if tt.wantStatus == 200 && tt.wantStatusField == "" && got["method"] != "jwt" {
+				t.Errorf("discovery %s", res.body)
+			}
+			reqs := s.Requests()
+			if len(reqs) != 1 || reqs[0].Body != tt.body {
+				t.Errorf("recorded body %q, want %q", reqs[len(reqs)-1].Body, tt.body)
+			}
+		})
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return strings.TrimSpace(string(b))
+}
