@@ -100,7 +100,8 @@
 // card queries are ignored. The app's pages (/dashboard/..., /question/...,
 // /collection/..., /search) are served, to anyone, only with SSO on. Tests
 // read User, Users, SessionUser and SessionKeys, and end sessions with
-// EndSessions.
+// EndSessions. DELETE /api/session ends the session of the request's key
+// (204; none: 404), as Metabase's logout does (ssopost.go).
 //
 // Users are keyed by email (any case) and every request reads the user's
 // attributes as they are now, so two sign-ins of one email for two

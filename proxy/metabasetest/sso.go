@@ -683,6 +683,9 @@ func (s *Server) serveSessionAPI(w http.ResponseWriter, r *http.Request, path st
 	if strings.HasPrefix(path, "/api/embed/") || path == "/api/health" || path == "/api/session/properties" || r.Method == http.MethodOptions {
 		return false
 	}
+	if s.serveLogout(w, r, path) { // DELETE /api/session (ssopost.go)
+		return true
+	}
 	key, present := sessionKey(r)
 	s.sso.mu.Lock()
 	var user *SSOUser

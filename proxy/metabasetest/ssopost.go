@@ -73,3 +73,30 @@ func ssoParams(r *http.Request) url.Values {
 	}
 	return q
 }
+
+// serveLogout is DELETE /api/session (Metabase's "Logout."): it deletes the
+// session named by the request's session key (found in Metabase's order)
+// and answers 204, clearing metabase.SESSION; no key, or no such session,
+// is 404. The gate calls it to end the Metabase sessions of a revoked
+// sealed session (Metabase has no other way to revoke one, issue 66369).
+// It reports false for any other request.
+func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request, path string) bool {
+	if r.Method != http.MethodDelete || path != "/api/session" {
+		return false
+	}
+	key, present := sessionKey(r)
+	s.sso.mu.Lock()
+	_, alive := s.sso.sessions[key]
+	if alive {
+		delete(s.sso.sessions, key)
+	}
+	s.sso.mu.Unlock()
+	s.securityHeaders(w.Header(), false, "")
+	if !present || !alive {
+		writeText(w, http.StatusNotFound, msgNotFound)
+		return true
+	}
+	http.SetCookie(w, &http.Cookie{Name: "metabase.SESSION", Value: "", Path: "/", MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}

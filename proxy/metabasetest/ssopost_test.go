@@ -66,3 +66,37 @@ func strconvQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return strings.TrimSpace(string(b))
 }
+
+// TestLogout: DELETE /api/session ends exactly the session named by the
+// request's key: 204, then that key answers 401 and another session lives
+// on; again, or without a key, 404.
+func TestLogout(t *testing.T) {
+	s, base := ssoServer(t, SSOOptions{})
+	signIn := func() string {
+		res := call(t, "GET", base+"/auth/sso?jwt="+url.QueryEscape(ssoJWT(alice(nil))), map[string]string{"X-Metabase-Client": "embedding-sdk-react"}, "")
+		var got struct{ ID string }
+		if json.Unmarshal([]byte(res.body), &got) != nil || got.ID == "" {
+			t.Fatalf("sign-in: %d %s", res.status, res.body)
+		}
+		return got.ID
+	}
+	k1, k2 := signIn(), signIn()
+	if res := call(t, "DELETE", base+"/api/session", map[string]string{"X-Metabase-Session": k1}, ""); res.status != 204 {
+		t.Fatalf("logout: %d %s", res.status, res.body)
+	}
+	if _, ok := s.SessionUser(k1); ok {
+		t.Error("the session outlived its logout")
+	}
+	if _, ok := s.SessionUser(k2); !ok {
+		t.Error("logout ended another session")
+	}
+	if res := call(t, "GET", base+"/api/user/current", map[string]string{"X-Metabase-Session": k1}, ""); res.status != 401 {
+		t.Errorf("ended session: %d", res.status)
+	}
+	if res := call(t, "DELETE", base+"/api/session", map[string]string{"X-Metabase-Session": k1}, ""); res.status != 404 {
+		t.Errorf("second logout: %d", res.status)
+	}
+	if res := call(t, "DELETE", base+"/api/session", nil, ""); res.status != 404 {
+		t.Errorf("logout without a key: %d", res.status)
+	}
+}
