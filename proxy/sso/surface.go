@@ -102,6 +102,8 @@ type Options struct {
 	Now       func() time.Time
 	// Prefix is the public prefix without its trailing slash.
 	Prefix string
+	// Revocations are sso.revoke, parsed.
+	Revocations []policy.Revocation
 }
 
 // Surface is the SSO and SDK surface of one gate: built once by New,
@@ -129,6 +131,10 @@ type Surface struct {
 	// Metabase refused a JWT POST.
 	method      string
 	postRefused atomic.Bool
+	// revocations are sso.revoke, parsed; ended the Metabase sessions this
+	// gate ended for them.
+	revocations []policy.Revocation
+	ended       endedKeys
 }
 
 // New builds the surface from o.Config.SSO.
@@ -155,7 +161,8 @@ func New(o Options) (*Surface, error) {
 	}
 	s := &Surface{host: o.Host, log: o.Logger, metrics: o.Metrics, now: o.Now, upstream: o.Upstream, prefix: o.Prefix,
 		minter: minter, sealer: sealer, partitioned: c.Partitioned, dataset: c.Dataset, cookiePath: o.Prefix + "/",
-		origin: cfg.PublicURL, tickets: newTicketCache(ticketCacheMax), method: c.ExchangeMethod}
+		origin: cfg.PublicURL, tickets: newTicketCache(ticketCacheMax), method: c.ExchangeMethod,
+		revocations: o.Revocations}
 	if s.method == "" {
 		s.method = methodAuto
 	}
