@@ -188,6 +188,7 @@ func (g *Gate) router() http.Handler {
 	m.PathPrefix("/app/").Handler(g.named(routeStatic, g.serveStatic)).Methods(http.MethodGet, http.MethodHead)
 	m.PathPrefix("/embed/").Handler(g.named(routeEmbedPage, g.serveEmbed)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/.tenantgate/embed/{kind:dashboard|question}/{id:[1-9][0-9]{0,8}}", g.named(routeMint, g.serveMint)).Methods(http.MethodGet)
+	m.Handle("/.tenantgate/guest/token", g.named(routeGuestToken, sso.Guest{Host: ssoHost{g}}.ServeHTTP)).Methods(http.MethodPost)
 	m.Handle("/favicon.ico", g.named(routeStatic, g.serveStatic)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/api/session/properties", g.named(routeProperties, g.serveProperties)).Methods(http.MethodGet)
 	m.Handle("/api/geojson/{key:[A-Za-z0-9_-]+}", g.named(routeGeoJSON, g.serveGeoJSON)).Methods(http.MethodGet)

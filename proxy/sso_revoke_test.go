@@ -86,6 +86,8 @@ func TestSSORevocation(t *testing.T) {
 		{"kept out: a new sign-in", alice, "GET", "/.tenantgate/sso?return_to=/dashboard/1", nil, "", 401, "session-revoked", 0},
 		{"kept out: a new ticket", alice, "GET", "/.tenantgate/sdk/jwt?response=json", nil, "", 401, "session-revoked", 0},
 		{"kept out: a new embed handle", alice, "GET", "/.tenantgate/embed/dashboard/1", http.Header{"Accept": {"application/json"}}, "", 401, "session-revoked", 0},
+		{"kept out: a guest token (embed.js)", alice, "POST", "/.tenantgate/guest/token?response=json", http.Header{"Content-Type": {"application/json"}},
+			`{"entityType":"dashboard","entityId":1}`, 401, "session-revoked", 0},
 		{"logged out everywhere: bob's old cookie", bob, "GET", "/api/user/current", cookieHeader(bobOld), "", 401, "session-revoked", 1},
 		{"control: bob's new cookie", bob, "GET", "/api/user/current", cookieHeader(bobNew), "", 200, "", 0},
 	}

@@ -228,6 +228,7 @@ func jsonContentType(r *http.Request) error {
 // and nothing after it, calling field for each key; field reads the value.
 func readObject(w http.ResponseWriter, r *http.Request, field func(string, *json.Decoder) error) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAuthBody))
+	dec.UseNumber()
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return bodyError(err, "the body must be one JSON object")
 	}
