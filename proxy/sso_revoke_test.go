@@ -131,3 +131,38 @@ func TestSSORevocation(t *testing.T) {
 		t.Errorf("page with a revoked cookie: %d, Location %q", w.Code, w.Header().Get("Location"))
 	}
 }
+
+// TestSSORevocationLogoutFails: when Metabase fails the logout, the revoked
+// session is refused all the same, the failure is counted and logged, and
+// the request never waits past the logout's bound.
+func TestSSORevocationLogoutFails(t *testing.T) {
+	h := newSSOHarness(t, nil)
+	alice := ssoSession("alice", "acme", time.Hour)
+	cookie := h.signIn(alice, "/dashboard/1")
+	cfg := *h.cfg
+	cfg.SSO.Revoke = []configs.Revocation{{Subject: "alice", Before: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}}
+	h.start(&cfg)
+	h.mb.Reset()
+	h.mb.SetOverride(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodDelete {
+			w.WriteHeader(http.StatusInternalServerError)
+			return true
+		}
+		return false
+	})
+	w := h.send("GET", testSSOPrefix+"/api/user/current", alice, cookieHeader(cookie), "")
+	if w.Code != http.StatusUnauthorized || reason(w) != "session-revoked" {
+		t.Fatalf("revoked cookie with a failing logout: %d %s", w.Code, w.Body)
+	}
+	if got := counterValue(t, h, "tenantgate_sso_sessions_ended_total", "result", "failed"); got != 1 {
+		t.Errorf("failed logouts = %v, want 1", got)
+	}
+	if h.logs.FilterMessageSnippet("ending a revoked Metabase session failed").Len() != 1 {
+		t.Error("the failed logout was not logged")
+	}
+	for _, r := range h.mb.Requests() {
+		if r.Method != http.MethodDelete {
+			t.Errorf("Metabase received %s %s for a revoked session", r.Method, r.Path)
+		}
+	}
+}
