@@ -17,6 +17,7 @@ import (
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/metrics"
 	"github.com/tenantgate/tenantgate/policy"
+	"github.com/tenantgate/tenantgate/proxy/sso"
 )
 
 // Options are the parts a Gate is built from. All are required except
@@ -61,11 +62,14 @@ type Gate struct {
 	merge  *merger // nil when merging is off
 	fair   *fairness
 	assets *assetCache
-	guard  *Guard   // nil: no audit of Metabase
-	sso    *ssoGate // nil: SSO off (no MB_JWT_SHARED_SECRET)
-	creds  *auth.CredentialDetector
-	keys   keyProbe   // the last check of the gate's keys against Metabase
-	fw     forwarding // what Metabase is told of the browser's side
+	guard  *Guard       // nil: no audit of Metabase
+	sso    *sso.Surface // nil: SSO off (no MB_JWT_SHARED_SECRET)
+	// revoked are sso.revoke: they refuse embed handles too (handlers.go),
+	// SSO or not.
+	revoked []policy.Revocation
+	creds   *auth.CredentialDetector
+	keys    keyProbe   // the last check of the gate's keys against Metabase
+	fw      forwarding // what Metabase is told of the browser's side
 
 	admin   *Admin
 	proxy   *httputil.ReverseProxy
@@ -111,6 +115,13 @@ func New(o Options) (*Gate, error) {
 		}
 		g.trusted = append(g.trusted, n)
 	}
+	for i, rv := range o.Config.SSO.Revoke {
+		before, err := rv.BeforeTime()
+		if err != nil {
+			return nil, fmt.Errorf("proxy.New: sso.revoke[%d]: %w", i, err)
+		}
+		g.revoked = append(g.revoked, policy.Revocation{Tenant: rv.Tenant, Subject: rv.Subject, Before: before})
+	}
 	g.csp = "frame-ancestors " + frameAncestors(o.Config.FrameAncestors)
 	g.creds = auth.NewCredentialDetector(o.Config.Metabase.EmbeddingSecretKey.Reveal(), o.Config.SSO.JWTSharedSecret.Reveal())
 	rt := o.Transport
@@ -119,7 +130,9 @@ func New(o Options) (*Gate, error) {
 	}
 	g.proxy = g.newReverseProxy(rt)
 	if o.Config.SSO.Enabled() {
-		if g.sso, err = newSSOGate(o.Config, rt, g.prefix); err != nil {
+		g.sso, err = sso.New(sso.Options{Config: o.Config, Host: ssoHost{g}, Metrics: o.Metrics, Logger: o.Logger,
+			Upstream: up, Transport: rt, Now: g.now, Prefix: g.prefix, Revocations: g.revoked})
+		if err != nil {
 			return nil, fmt.Errorf("proxy.New: %w", err)
 		}
 	}
@@ -179,11 +192,12 @@ func (g *Gate) router() http.Handler {
 	m.PathPrefix("/app/").Handler(g.named(routeStatic, g.serveStatic)).Methods(http.MethodGet, http.MethodHead)
 	m.PathPrefix("/embed/").Handler(g.named(routeEmbedPage, g.serveEmbed)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/.tenantgate/embed/{kind:dashboard|question}/{id:[1-9][0-9]{0,8}}", g.named(routeMint, g.serveMint)).Methods(http.MethodGet)
+	m.Handle("/.tenantgate/guest/token", g.named(routeGuestToken, sso.Guest{Host: ssoHost{g}}.ServeHTTP)).Methods(http.MethodPost)
 	m.Handle("/favicon.ico", g.named(routeStatic, g.serveStatic)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/api/session/properties", g.named(routeProperties, g.serveProperties)).Methods(http.MethodGet)
 	m.Handle("/api/geojson/{key:[A-Za-z0-9_-]+}", g.named(routeGeoJSON, g.serveGeoJSON)).Methods(http.MethodGet)
 	if g.sso != nil {
-		g.ssoRoutes(m) // after the routes above, which keep their paths
+		g.sso.Routes(m, g.named) // after the routes above, which keep their paths
 	}
 	notAllowed := func(reason policy.Reason, detail string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -51,12 +51,21 @@ type SSOOptions struct {
 	// first use with the JWT's @tenant.attributes. Off, a JWT that names a
 	// tenant is refused.
 	Tenants bool
+	// RefusePOST is Metabase before 2026: POST /auth/sso is refused for
+	// JWT (501 error-post-jwt-not-valid), GET is the only exchange
+	// (ssopost.go).
+	RefusePOST bool
+	// HashEra is Metabase ≈0.53–0.56 (2025): the SDK's discovery also
+	// answers a single-use "hash", and the JSON session answer comes only
+	// to a request that sends it back in X-Metabase-SDK-JWT-Hash; without
+	// it the SDK's exchange gets the browser flow's 302 and cookie
+	// (ssopost.go). Such a Metabase also refuses POST: set RefusePOST.
+	HashEra bool
 }
 
 // Texts of SSO and the session API.
 const (
 	msgSSODisabled      = "SSO has not been enabled and/or configured"
-	msgSSOPost          = "POST not valid for JWT SSO requests"
 	msgInvalidRedirect  = "Invalid redirect URL"
 	msgMissingEmail     = "JWT token missing email claim"
 	msgTooOld           = "Token is older than max-age (180)"
@@ -119,6 +128,7 @@ type ssoState struct {
 	tenants  map[string]*TenantInfo
 	sessions map[string]ssoSession
 	issued   []string
+	hashes   map[string]bool // the hash era's discovery hashes (ssopost.go)
 }
 
 func (st *ssoState) userByEmail(email string) *SSOUser {
@@ -313,8 +323,9 @@ func (s *Server) serveAuthSSO(w http.ResponseWriter, r *http.Request) {
 		return
 	case http.MethodGet:
 	case http.MethodPost:
-		writeSSOError(w, http.StatusBadRequest, msgSSOPost, "error")
-		return
+		if !s.acceptSSOPost(w, r) { // ssopost.go
+			return
+		}
 	default:
 		writeText(w, http.StatusNotFound, msgNoEndpoint)
 		return
@@ -333,11 +344,11 @@ func (s *Server) serveAuthSSO(w http.ResponseWriter, r *http.Request) {
 		writeSSOError(w, http.StatusPaymentRequired, msgSimpleDisabled, "error-embedding-simple-disabled")
 		return
 	}
-	q := r.URL.Query()
+	q := ssoParams(r) // the query, and a POST's JSON body (ssopost.go)
 	jwt := q.Get("jwt")
 	if jwt == "" {
 		if sdk {
-			writeJSON(w, http.StatusOK, map[string]any{"url": o.IdentityProviderURI, "method": "jwt"})
+			writeJSON(w, http.StatusOK, s.withHash(map[string]any{"url": o.IdentityProviderURI, "method": "jwt"})) // ssopost.go
 			return
 		}
 		loc := o.IdentityProviderURI
@@ -380,7 +391,7 @@ func (s *Server) serveAuthSSO(w http.ResponseWriter, r *http.Request) {
 		writeText(w, status, msg)
 		return
 	}
-	if sdk {
+	if sdk && s.hashAccepted(r) { // ssopost.go: a Metabase of the hash era needs the discovery's hash
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "id": key, "exp": claims["exp"], "iat": claims["iat"]})
 		return
 	}
@@ -678,6 +689,9 @@ func sessionRoute(path string) bool {
 func (s *Server) serveSessionAPI(w http.ResponseWriter, r *http.Request, path string) bool {
 	if strings.HasPrefix(path, "/api/embed/") || path == "/api/health" || path == "/api/session/properties" || r.Method == http.MethodOptions {
 		return false
+	}
+	if s.serveLogout(w, r, path) { // DELETE /api/session (ssopost.go)
+		return true
 	}
 	key, present := sessionKey(r)
 	s.sso.mu.Lock()
