@@ -138,3 +138,35 @@ func TestReadyzChecksKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongSSOSecret: with MB_JWT_SHARED_SECRET not Metabase's, Metabase
+// refuses every SSO JWT as corrupt or manipulated. The sign-in (full app
+// and SDK) answers upstream-rejected-token, counted as credential sso,
+// with a warning; Metabase's text never reaches the browser.
+func TestWrongSSOSecret(t *testing.T) {
+	h := newSSOHarness(t, func(c *configs.Config) {
+		c.SSO.JWTSharedSecret = "not-metabases-shared-secret-0123456789abcdef012345"
+	})
+	alice := ssoSession("alice", "acme", time.Hour)
+	w := h.send("GET", testSSOPrefix+"/.tenantgate/sso?return_to=%2Fdashboard%2F1", alice, nil, "")
+	if w.Code != http.StatusBadGateway || reason(w) != "upstream-rejected-token" || strings.Contains(w.Body.String(), "corrupt") {
+		t.Errorf("interactive sign-in: %d %s, want 502 upstream-rejected-token", w.Code, w.Body)
+	}
+	sdk := http.Header{"X-Metabase-Client": {"embedding-sdk-react"}}
+	tw := h.send("GET", testSSOPrefix+"/.tenantgate/sdk/jwt?response=json", alice, sdk, "")
+	var tk struct{ JWT string }
+	if err := json.Unmarshal(tw.Body.Bytes(), &tk); err != nil || tk.JWT == "" {
+		t.Fatalf("provider: %d %s", tw.Code, tw.Body)
+	}
+	w = h.send("GET", testSSOPrefix+"/auth/sso?jwt="+tk.JWT, alice, sdk, "")
+	if w.Code != http.StatusBadGateway || reason(w) != "upstream-rejected-token" || strings.Contains(w.Body.String(), "corrupt") {
+		t.Errorf("SDK exchange: %d %s, want 502 upstream-rejected-token", w.Code, w.Body)
+	}
+	if n := counterValue(t, h, "tenantgate_upstream_rejected_tokens_total", "credential", "sso"); n != 2 {
+		t.Errorf("rejected_tokens_total{credential=sso} = %v, want 2", n)
+	}
+	code, rz := readyz(t, h)
+	if code != http.StatusServiceUnavailable || !strings.Contains(rz.Checks["jwt_shared_secret"], "MB_JWT_SHARED_SECRET") {
+		t.Errorf("/readyz = %d %+v, want 503 naming MB_JWT_SHARED_SECRET", code, rz.Checks)
+	}
+}

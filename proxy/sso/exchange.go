@@ -12,7 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/tenantgate/tenantgate/auth"
+	"github.com/tenantgate/tenantgate/metrics"
 	"github.com/tenantgate/tenantgate/policy"
 )
 
@@ -32,6 +35,13 @@ func (s *Surface) signIn(r *http.Request, who *auth.Identity, client, purpose, r
 		return "", time.Time{}, policy.Decision{Reason: policy.ReasonInternal, Detail: err.Error()}
 	}
 	key, err := s.exchange(r.Context(), s.host.RequestID(r), tok, client, r.Header.Get("X-Metabase-Client-Version"), returnTo)
+	if errors.Is(err, errKeyRejected) {
+		// Not this caller's fault, nor a flaky Metabase: every sign-in
+		// fails until the key is fixed (issue 14).
+		s.metrics.RejectedToken(metrics.RejectedSSO)
+		s.log.Warn("Metabase refused the gate's token", zap.String("request_id", s.host.RequestID(r)), zap.String("problem", err.Error()))
+		return "", time.Time{}, policy.Decision{Reason: policy.ReasonUpstreamRejectedToken, Detail: err.Error()}
+	}
 	if err != nil {
 		return "", time.Time{}, policy.Decision{Reason: policy.ReasonSSOExchangeFailed, Detail: err.Error()}
 	}
@@ -75,6 +85,11 @@ const (
 	methodPost = "post"
 	methodGet  = "get"
 )
+
+// errKeyRejected: Metabase refused the SSO JWT's signature, buddy-sign's
+// "Message seems corrupt or manipulated" (401): the gate's key is not
+// Metabase's. The one Metabase text read here, to name the problem.
+var errKeyRejected = errors.New("Metabase refused the SSO JWT as corrupt or manipulated: MB_JWT_SHARED_SECRET differs from Metabase's JWT shared secret (Admin settings > Authentication > JWT)")
 
 // errPostRefused: Metabase refused the JWT POST, as Metabase before 2026
 // does.
@@ -140,6 +155,9 @@ func (s *Surface) exchangeOnce(ctx context.Context, method, requestID, jwt, clie
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode == http.StatusUnauthorized && bytes.Contains(answer, []byte("corrupt or manipulated")) {
+		return "", errKeyRejected
+	}
 	// The browser flow's answer is a 302 with the session cookie. So is an
 	// older Metabase's answer to the SDK's exchange when it wants what the
 	// gate does not send: ≤0.52 its token=true, ≈0.53–0.56 the discovery's
