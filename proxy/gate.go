@@ -118,6 +118,9 @@ func New(o Options) (*Gate, error) {
 		if g.sso, err = newSSOGate(o.Config, rt, g.prefix); err != nil {
 			return nil, fmt.Errorf("proxy.New: %w", err)
 		}
+		if o.Config.PublicURL == "" {
+			g.log.Warn("no TENANTGATE_PUBLIC_URL: the SDK's discovery answers public-url-unknown unless a trusted proxy sends X-Forwarded-Proto and X-Forwarded-Host; set it to the origin browsers reach the gate at")
+		}
 	}
 	pc := o.Config.Protect
 	if !pc.DisableQueryMerging {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +68,9 @@ type ssoGate struct {
 	partitioned bool
 	dataset     bool
 	cookiePath  string
+	// origin is TENANTGATE_PUBLIC_URL ("" when unset), for the absolute
+	// URL of the SDK's discovery.
+	origin string
 }
 
 func newSSOGate(cfg *configs.Config, rt http.RoundTripper, prefix string) (*ssoGate, error) {
@@ -85,7 +90,8 @@ func newSSOGate(cfg *configs.Config, rt http.RoundTripper, prefix string) (*ssoG
 	if err != nil {
 		return nil, err
 	}
-	s := &ssoGate{minter: minter, sealer: sealer, partitioned: c.Partitioned, dataset: c.Dataset, cookiePath: prefix + "/"}
+	s := &ssoGate{minter: minter, sealer: sealer, partitioned: c.Partitioned, dataset: c.Dataset, cookiePath: prefix + "/",
+		origin: cfg.PublicURL}
 	switch c.CookieSameSite {
 	case "strict":
 		s.sameSite = http.SameSiteStrictMode
@@ -381,8 +387,13 @@ func (g *Gate) serveSSOAuth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	ticket := q.Get("jwt")
 	if ticket == "" {
-		g.decided(r, policy.Decision{Allow: true, Reason: policy.ReasonAllowed})
-		writeJSON(w, http.StatusOK, map[string]string{"url": g.prefix + "/.tenantgate/sdk/jwt", "method": "jwt"})
+		origin, d := g.publicOrigin(r)
+		if !d.Allow {
+			g.deny(w, r, d)
+			return
+		}
+		g.decided(r, d)
+		writeJSON(w, http.StatusOK, map[string]string{"url": origin + g.prefix + "/.tenantgate/sdk/jwt", "method": "jwt"})
 		return
 	}
 	t, err := g.sso.sealer.OpenSession(auth.SealTicket, ticket)
@@ -401,6 +412,62 @@ func (g *Gate) serveSSOAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, sdkSession{Status: "ok", ID: sealed, Exp: exp.Unix(), Iat: g.now().Unix()})
+}
+
+// publicOrigin is the origin browsers reach the gate at, for the absolute
+// URL the SDK's discovery must answer (the 0.55 SDK calls new URL(url)
+// with no base, so a relative one breaks it): TENANTGATE_PUBLIC_URL, else
+// X-Forwarded-Proto and -Host when a trusted proxy set them, one valid value
+// each. Never the client's Host: a page could then send the SDK's next
+// request (with the app's cookies) to an origin of its choosing. With
+// neither it fails closed, public-url-unknown.
+func (g *Gate) publicOrigin(r *http.Request) (string, policy.Decision) {
+	if g.sso.origin != "" {
+		return g.sso.origin, policy.Decision{Allow: true, Reason: policy.ReasonAllowed}
+	}
+	if g.fromTrustedProxy(r) {
+		proto, host := r.Header.Values("X-Forwarded-Proto"), r.Header.Values("X-Forwarded-Host")
+		if len(proto) == 1 && len(host) == 1 && (proto[0] == "http" || proto[0] == "https") && validHost(host[0]) {
+			return proto[0] + "://" + strings.ToLower(host[0]), policy.Decision{Allow: true, Reason: policy.ReasonAllowed}
+		}
+	}
+	return "", policy.Decision{Reason: policy.ReasonPublicURLUnknown,
+		Detail: "the SDK's discovery needs the gate's public origin: set TENANTGATE_PUBLIC_URL, or have a trusted proxy (TENANTGATE_TRUSTED_PROXIES) send one X-Forwarded-Proto and X-Forwarded-Host"}
+}
+
+// validHost accepts a DNS name or IPv4 address with an optional port, or a
+// bracketed IPv6 address with one: nothing that could end the origin early
+// (no "/", "@", "?", "#", "\\" or spaces).
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	name, port := h, ""
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 || net.ParseIP(h[1:end]) == nil {
+			return false
+		}
+		name, port = "", h[end+1:]
+		if port != "" && port[0] != ':' {
+			return false
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		name, port = h[:i], h[i:]
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port[1:])
+		if err != nil || n < 1 || n > 65535 || port[1] == '0' {
+			return false
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return name != "" || strings.HasPrefix(h, "[")
 }
 
 // bindingDecision checks a sealed value's binding against the caller: its

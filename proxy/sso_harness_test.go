@@ -19,6 +19,7 @@ const (
 	testSSOSecret  = "sso-shared-secret-0123456789abcdef0123456789"
 	testSealKey    = "seal-key-0123456789abcdef0123456789abcdef"
 	testSSOPrefix  = "/analytics"
+	testPublicURL  = "https://app.example"
 	sdkClient      = "embedding-sdk-react"
 	embeddedGroup  = "Embedded customers"
 	appGroupCustom = "customer"
@@ -47,6 +48,7 @@ func newSSOHarnessMB(t *testing.T, mb metabasetest.SSOOptions, tweak func(*confi
 	cfg.Handles.Secrets = []configs.Secret{testHandleKey}
 	cfg.FrameAncestors = []string{"'self'"}
 	cfg.PublicPrefix = testSSOPrefix
+	cfg.PublicURL = testPublicURL
 	cfg.SSO = configs.SSOConfig{
 		JWTSharedSecret: testSSOSecret,
 		SealingKeys:     []configs.Secret{testSealKey},

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -238,7 +239,7 @@ func TestSSOSDKFlow(t *testing.T) {
 
 	// Discovery is answered by the gate, pointing at its JWT provider.
 	w := h.send("GET", testSSOPrefix+"/auth/sso?preferred_method=jwt", bob, http.Header{"X-Metabase-Client": {sdkClient}}, "")
-	if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != `{"method":"jwt","url":"/analytics/.tenantgate/sdk/jwt"}` {
+	if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != `{"method":"jwt","url":"https://app.example/analytics/.tenantgate/sdk/jwt"}` {
 		t.Errorf("discovery: %d %s", w.Code, w.Body)
 	}
 	if n := len(h.mb.Requests()); n != 0 {
@@ -495,5 +496,79 @@ func TestSSOQueriesAreNeverShared(t *testing.T) {
 	wg.Wait()
 	if n := queries(); n != 13 {
 		t.Errorf("Metabase ran %d of 13 identical SSO queries: some were shared", n)
+	}
+}
+
+// TestSDKDiscoveryOrigin: the discovery's url is absolute, on the public
+// origin from configuration or a trusted proxy's forwarding headers, never
+// the client's Host or a spoofed header; with neither it fails closed.
+func TestSDKDiscoveryOrigin(t *testing.T) {
+	const trusted, outside = "10.1.2.3:5000", "192.0.2.7:5000"
+	tests := []struct {
+		name       string
+		publicURL  string
+		remote     string
+		hdr        http.Header
+		wantStatus int
+		wantURL    string
+	}{
+		{"public URL", testPublicURL, outside, nil, 200, testPublicURL + "/analytics/.tenantgate/sdk/jwt"},
+		{"public URL beats a trusted proxy's headers", testPublicURL, trusted,
+			http.Header{"X-Forwarded-Proto": {"http"}, "X-Forwarded-Host": {"other.example"}}, 200, testPublicURL + "/analytics/.tenantgate/sdk/jwt"},
+		{"trusted proxy's headers", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"BI.example:8443"}}, 200, "https://bi.example:8443/analytics/.tenantgate/sdk/jwt"},
+		{"trusted proxy, IPv6 host", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"[2001:db8::1]:443"}}, 200, "https://[2001:db8::1]:443/analytics/.tenantgate/sdk/jwt"},
+		{"no public URL, client's Host only", "", outside, http.Header{"Host": {"evil.example"}}, 500, ""},
+		{"spoofed headers from outside", "", outside,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"evil.example"}}, 500, ""},
+		{"trusted proxy, no proto", "", trusted, http.Header{"X-Forwarded-Host": {"bi.example"}}, 500, ""},
+		{"trusted proxy, two hosts", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"bi.example", "evil.example"}}, 500, ""},
+		{"trusted proxy, host with a path", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"evil.example/x"}}, 500, ""},
+		{"trusted proxy, host with user info", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"bi.example@evil.example"}}, 500, ""},
+		{"trusted proxy, bad port", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"bi.example:0"}}, 500, ""},
+		{"trusted proxy, javascript proto", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"javascript"}, "X-Forwarded-Host": {"bi.example"}}, 500, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newSSOHarness(t, func(c *configs.Config) { c.PublicURL, c.TrustedProxies = tt.publicURL, []string{"10.0.0.0/8"} })
+			r := httptest.NewRequest("GET", testSSOPrefix+"/auth/sso?preferred_method=jwt", nil)
+			r.RemoteAddr = tt.remote
+			for k, vs := range tt.hdr {
+				if k == "Host" {
+					r.Host = vs[0]
+					continue
+				}
+				r.Header[k] = vs
+			}
+			r.Header.Set("X-Metabase-Client", sdkClient)
+			r.AddCookie(&http.Cookie{Name: h.cfg.Session.Cookie, Value: ssoSession("bob", "globex", time.Hour)})
+			w := httptest.NewRecorder()
+			h.stack.Gate.ServeHTTP(w, r)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d: %s", w.Code, tt.wantStatus, w.Body)
+			}
+			if tt.wantStatus != 200 {
+				if got := reason(w); got != "public-url-unknown" {
+					t.Errorf("reason = %q, want public-url-unknown", got)
+				}
+				if tt.publicURL == "" && h.logs.FilterMessageSnippet("no TENANTGATE_PUBLIC_URL: the SDK's discovery").Len() != 1 {
+					t.Error("no start-up warning about the missing public URL")
+				}
+				return
+			}
+			var got struct{ URL, Method string }
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.URL != tt.wantURL || got.Method != "jwt" {
+				t.Errorf("discovery = %s, want url %s", w.Body, tt.wantURL)
+			}
+			if _, err := url.Parse(got.URL); err != nil || !strings.HasPrefix(got.URL, "http") {
+				t.Errorf("url %q is not absolute", got.URL)
+			}
+		})
 	}
 }
