@@ -81,8 +81,9 @@ type demoOptions struct {
 	// browser tests record there every response the browser gets.
 	wrap func(http.Handler) http.Handler
 	// sdkDir is the built SDK host page (sdkhost's dist); "" looks for it
-	// (findSDKBundle).
+	// (findSDKBundle), unless noSDK says to behave as a fresh clone does.
 	sdkDir string
+	noSDK  bool
 }
 
 // demoRunning is what a running demo tells its test: the app's base URL,
@@ -180,7 +181,7 @@ func runDemoWith(ctx context.Context, o demoOptions) error {
 
 	app := &demoApp{secret: []byte(sessionSecret), cookie: cfg.Session.Cookie, gate: "http://" + gateLn.Addr().String(), activity: activity,
 		sdkDir: o.sdkDir}
-	if app.sdkDir == "" {
+	if app.sdkDir == "" && !o.noSDK {
 		app.sdkDir = findSDKBundle()
 	}
 	handler := app.routes()
