@@ -249,6 +249,9 @@ func (s *sdkSteps) expectSessionsOf(user, org string) {
 		if r.Header.Get("X-Api-Key") != "" {
 			continue // the gate's audit
 		}
+		if c := r.Header.Get("Cookie"); c != "" {
+			s.t.Errorf("%s (%s): %s %s reached Metabase with the browser's cookies %q", user, org, r.Method, r.Path, abbrev(c))
+		}
 		key := r.Header.Get("X-Metabase-Session")
 		u, ok := s.d.mb.SessionUser(key)
 		switch {
@@ -266,31 +269,71 @@ func (s *sdkSteps) expectSessionsOf(user, org string) {
 	}
 }
 
-// expectHandshake checks the order of the SDK's first calls through the
-// gate, as the browser made them: discovery, the gate's JWT provider, the
-// exchange, then Metabase's API.
+// expectHandshake checks the SDK's first calls through the gate, in the
+// order the browser made them: discovery (answered with the absolute URL
+// of the gate's provider on the app's origin), the provider with
+// response=json, the exchange, then user/current and session/properties
+// (in parallel), then the question, its query metadata and its query.
+// The stand-in must have received the exchange from the gate with the
+// SDK's client headers.
 func (s *sdkSteps) expectHandshake(user string) {
 	s.t.Helper()
-	want := []string{"GET /analytics/auth/sso", "GET /analytics/.tenantgate/sdk/jwt", "GET /analytics/auth/sso", "GET /analytics/api/user/current"}
+	q := metabasetest.QuestionOrdersQuery
+	steps := [][]string{
+		{"GET /analytics/auth/sso?preferred_method=jwt"}, {"GET /analytics/.tenantgate/sdk/jwt?response=json"}, {"GET /analytics/auth/sso?jwt=…"},
+		{"GET /analytics/api/user/current", "GET /analytics/api/session/properties"},
+		{fmt.Sprintf("GET /analytics/api/card/%d", q)}, {fmt.Sprintf("GET /analytics/api/card/%d/query_metadata", q)},
+		{fmt.Sprintf("POST /analytics/api/card/%d/query", q)},
+	}
 	var got []string
+	discovery := ""
 	for _, e := range s.rec.entries() {
-		if strings.HasPrefix(e.path, "/analytics/") {
-			got = append(got, e.method+" "+e.path)
+		if !strings.HasPrefix(e.path, "/analytics/") || strings.HasPrefix(e.path, "/analytics/app/") {
+			continue
+		}
+		call := e.method + " " + e.path
+		if strings.HasPrefix(e.query, "jwt=") {
+			call += "?jwt=…" // the ticket stays out of the test's log
+		} else if e.query != "" {
+			call += "?" + e.query
+		}
+		got = append(got, call)
+		if e.path == "/analytics/auth/sso" && e.query == "preferred_method=jwt" && discovery == "" {
+			discovery = e.body
 		}
 	}
-	i := 0
+	i, pending := 0, []string(nil)
 	for _, g := range got {
-		if i < len(want) && g == want[i] {
-			i++
+		if i == len(steps) {
+			break
+		}
+		if pending == nil {
+			pending = slices.Clone(steps[i])
+		}
+		if j := slices.Index(pending, g); j >= 0 {
+			pending = slices.Delete(pending, j, j+1)
+			if len(pending) == 0 {
+				i, pending = i+1, nil
+			}
 		}
 	}
-	if i < len(want) {
-		s.fail("%s: the SDK's calls through the gate were %q, want %q in this order", user, got, want)
+	if i < len(steps) {
+		s.fail("%s: the SDK's calls through the gate were\n  %s\nwant, in this order, %q", user, strings.Join(got, "\n  "), steps)
 	}
-	for _, e := range s.rec.entries() {
-		if e.path == "/analytics/.tenantgate/sdk/jwt" && e.query != "response=json" {
-			s.t.Errorf("the SDK called its JWT provider with %q, want response=json", e.query)
+	if want := `"url":"` + s.base + `/analytics/.tenantgate/sdk/jwt"`; !strings.Contains(discovery, want) {
+		s.t.Errorf("discovery answered %s, want the absolute %s", discovery, want)
+	}
+	exchanges := 0
+	for _, r := range s.d.mb.Requests() {
+		if r.Path == "/auth/sso" {
+			exchanges++
+			if c, v := r.Header.Get("X-Metabase-Client"), r.Header.Get("X-Metabase-Client-Version"); c != "embedding-sdk-react" || v != "0.55.5" {
+				s.t.Errorf("the gate's exchange reached Metabase as client %q version %q, want embedding-sdk-react 0.55.5", c, v)
+			}
 		}
+	}
+	if exchanges != 1 {
+		s.t.Errorf("Metabase received %d SSO exchanges for %s, want 1", exchanges, user)
 	}
 }
 
@@ -476,10 +519,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 // up its secrets.
 type recorder struct {
 	mu  sync.Mutex
+	seq int
 	log []recorded
 }
 
 type recorded struct {
+	seq                 int // when the request arrived
 	method, path, query string
 	status              int
 	header, body        string
@@ -487,6 +532,10 @@ type recorded struct {
 
 func (rc *recorder) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc.mu.Lock()
+		rc.seq++
+		seq := rc.seq
+		rc.mu.Unlock()
 		rw := &recordingWriter{ResponseWriter: w}
 		h.ServeHTTP(rw, r)
 		if strings.HasPrefix(r.URL.Path, "/sdk/assets/") {
@@ -495,16 +544,19 @@ func (rc *recorder) wrap(h http.Handler) http.Handler {
 		var hdr strings.Builder
 		_ = w.Header().Write(&hdr)
 		rc.mu.Lock()
-		rc.log = append(rc.log, recorded{method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, status: rw.status,
+		rc.log = append(rc.log, recorded{seq: seq, method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, status: rw.status,
 			header: hdr.String(), body: rw.body.String()})
 		rc.mu.Unlock()
 	})
 }
 
+// entries returns the responses in the order their requests arrived.
 func (rc *recorder) entries() []recorded {
 	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return slices.Clone(rc.log)
+	out := slices.Clone(rc.log)
+	rc.mu.Unlock()
+	slices.SortFunc(out, func(a, b recorded) int { return a.seq - b.seq })
+	return out
 }
 
 type recordingWriter struct {
