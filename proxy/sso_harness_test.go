@@ -13,7 +13,19 @@ import (
 
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/proxy/metabasetest"
+	"github.com/tenantgate/tenantgate/proxy/sso"
 )
+
+// ssoCookieName is the sealed cookie's name, as browsers see it.
+const ssoCookieName = sso.CookieName
+
+// sdkSession is the SDK's answer to /auth/sso with a ticket.
+type sdkSession struct {
+	Status string `json:"status"`
+	ID     string `json:"id"`
+	Exp    int64  `json:"exp"`
+	Iat    int64  `json:"iat"`
+}
 
 const (
 	testSSOSecret  = "sso-shared-secret-0123456789abcdef0123456789"

@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tenantgate/tenantgate/auth"
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/proxy/metabasetest"
 )
@@ -60,10 +62,22 @@ func ssoExchanges(t *testing.T, h *harness) []metabasetest.Request {
 
 func jwtOf(t *testing.T, r metabasetest.Request) string {
 	t.Helper()
-	q, err := url.ParseQuery(r.RawQuery)
-	if err != nil {
-		t.Fatal(err)
+	tok := exchangedJWT(r)
+	if tok == "" {
+		t.Fatalf("%s /auth/sso carried no jwt (query %q, body %q)", r.Method, r.RawQuery, r.Body)
 	}
+	return tok
+}
+
+// exchangedJWT is the SSO JWT of an /auth/sso request the stand-in
+// received: a POST's JSON body, or a GET's query.
+func exchangedJWT(r metabasetest.Request) string {
+	if r.Method == http.MethodPost {
+		var b struct{ JWT string }
+		_ = json.Unmarshal([]byte(r.Body), &b)
+		return b.JWT
+	}
+	q, _ := url.ParseQuery(r.RawQuery)
 	return q.Get("jwt")
 }
 
@@ -381,7 +395,11 @@ func TestSSOSealedSessionBoundToAppSessionExpiry(t *testing.T) {
 	if d := time.Until(c[0].Expires); d > 91*time.Second || d < 80*time.Second {
 		t.Errorf("cookie expires in %s, want the app session's 90s", d)
 	}
-	sess, err := h.stack.Gate.sso.sealer.OpenSession("cookie", c[0].Value)
+	sealer, err := auth.NewSealer([]string{testSealKey}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := sealer.OpenSession("cookie", c[0].Value)
 	if err != nil || time.Until(sess.Expiry()) > 91*time.Second || sess.Tenant != "acme" || sess.Subject != "alice" {
 		t.Errorf("sealed session %+v, %v", sess, err)
 	}
@@ -568,6 +586,166 @@ func TestSDKDiscoveryOrigin(t *testing.T) {
 			}
 			if _, err := url.Parse(got.URL); err != nil || !strings.HasPrefix(got.URL, "http") {
 				t.Errorf("url %q is not absolute", got.URL)
+			}
+		})
+	}
+}
+
+// sdkTicket asks the gate's JWT provider for a ticket for sess.
+func (h *harness) sdkTicket(sess string) string {
+	h.t.Helper()
+	w := h.send("GET", testSSOPrefix+"/.tenantgate/sdk/jwt?response=json", sess, nil, "")
+	var tk struct{ JWT string }
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &tk) != nil || tk.JWT == "" {
+		h.t.Fatalf("JWT provider: %d %s", w.Code, w.Body)
+	}
+	return tk.JWT
+}
+
+// TestSSOAuthPOST: POST /auth/sso with {"jwt": ticket}, as the 2026 SDK
+// sends it, takes the same checks as GET, a strict body, and a ticket
+// only once (by POST or GET); nothing refused reaches Metabase.
+func TestSSOAuthPOST(t *testing.T) {
+	h := newSSOHarness(t, nil)
+	alice, bob := ssoSession("alice", "acme", time.Hour), ssoSession("bob", "globex", time.Hour)
+	sdk := func(ct string) http.Header {
+		hd := http.Header{"X-Metabase-Client": {sdkClient}}
+		if ct != "" {
+			hd.Set("Content-Type", ct)
+		}
+		return hd
+	}
+	body := func(tk string) string { b, _ := json.Marshal(map[string]string{"jwt": tk}); return string(b) }
+	spent := h.sdkTicket(alice)
+	if w := h.send("POST", testSSOPrefix+"/auth/sso", alice, sdk("application/json"), body(spent)); w.Code != http.StatusOK {
+		t.Fatalf("first use of a ticket: %d %s", w.Code, w.Body)
+	}
+	tests := []struct {
+		name       string
+		sess       string
+		target     string
+		hdr        http.Header
+		body       func() string
+		wantStatus int
+		wantReason string
+	}{
+		{"own ticket", alice, "/auth/sso", sdk("application/json"), func() string { return body(h.sdkTicket(alice)) }, 200, ""},
+		{"own ticket, charset utf-8, embed.js", alice, "/auth/sso",
+			http.Header{"X-Metabase-Client": {"embedding-simple"}, "Content-Type": {"application/json; charset=UTF-8"}},
+			func() string { return " {\"jwt\" : " + strconv.Quote(h.sdkTicket(alice)) + "}\n" }, 200, ""},
+		{"replayed ticket by POST", alice, "/auth/sso", sdk("application/json"), func() string { return body(spent) }, 403, "sso-token-invalid"},
+		{"replayed ticket by GET", alice, "/auth/sso?jwt=" + url.QueryEscape(spent), sdk(""), func() string { return "" }, 403, "sso-token-invalid"},
+		{"another tenant's ticket", bob, "/auth/sso", sdk("application/json"), func() string { return body(h.sdkTicket(alice)) }, 403, "tenant-mismatch"},
+		{"a ticket in the query too", alice, "/auth/sso?jwt=x", sdk("application/json"), func() string { return body(h.sdkTicket(alice)) }, 400, "param-not-allowed"},
+		{"from a browser", alice, "/auth/sso", http.Header{"Content-Type": {"application/json"}}, func() string { return body(h.sdkTicket(alice)) }, 403, "route-not-allowed"},
+		{"no Content-Type", alice, "/auth/sso", sdk(""), func() string { return body(h.sdkTicket(alice)) }, 400, "malformed-request"},
+		{"form Content-Type", alice, "/auth/sso", sdk("application/x-www-form-urlencoded"), func() string { return "jwt=" + h.sdkTicket(alice) }, 400, "malformed-request"},
+		{"other charset", alice, "/auth/sso", sdk("application/json; charset=utf-16"), func() string { return body(h.sdkTicket(alice)) }, 400, "malformed-request"},
+		{"unknown key", alice, "/auth/sso", sdk("application/json"), func() string {
+			return `{"jwt":` + strconv.Quote(h.sdkTicket(alice)) + `,"return_to":"/"}`
+		}, 400, "malformed-request"},
+		{"two jwt keys", alice, "/auth/sso", sdk("application/json"), func() string {
+			return `{"jwt":` + strconv.Quote(h.sdkTicket(alice)) + `,"jwt":` + strconv.Quote(h.sdkTicket(bob)) + `}`
+		}, 400, "malformed-request"},
+		{"jwt not a string", alice, "/auth/sso", sdk("application/json"), func() string { return `{"jwt":{"t":"x"}}` }, 400, "malformed-request"},
+		{"empty jwt", alice, "/auth/sso", sdk("application/json"), func() string { return `{"jwt":""}` }, 400, "malformed-request"},
+		{"empty object", alice, "/auth/sso", sdk("application/json"), func() string { return `{}` }, 400, "malformed-request"},
+		{"a second value after it", alice, "/auth/sso", sdk("application/json"), func() string { return body(h.sdkTicket(alice)) + "{}" }, 400, "malformed-request"},
+		{"an array", alice, "/auth/sso", sdk("application/json"), func() string { return `[` + body(h.sdkTicket(alice)) + `]` }, 400, "malformed-request"},
+		{"too large", alice, "/auth/sso", sdk("application/json"), func() string { return `{"jwt":"` + strings.Repeat("A", 9000) + `"}` }, 431, "request-too-large"},
+		{"a forged ticket", alice, "/auth/sso", sdk("application/json"), func() string { return body("eyJhbGciOiJIUzI1NiJ9.e30.sig") }, 403, "sso-token-invalid"},
+		{"no app session", "", "/auth/sso", sdk("application/json"), func() string { return body(h.sdkTicket(alice)) }, 401, "no-session"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h.t = t
+			b := tt.body()
+			h.mb.Reset()
+			method := "POST"
+			if b == "" {
+				method = "GET"
+			}
+			w := h.send(method, testSSOPrefix+tt.target, tt.sess, tt.hdr, b)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d: %s", w.Code, tt.wantStatus, w.Body)
+			}
+			ex := ssoExchanges(t, h)
+			if tt.wantStatus != 200 {
+				if got := reason(w); got != tt.wantReason {
+					t.Errorf("reason = %q, want %q", got, tt.wantReason)
+				}
+				if len(ex) != 0 {
+					t.Errorf("a refused POST reached Metabase's /auth/sso %d times", len(ex))
+				}
+				return
+			}
+			var s sdkSession
+			if json.Unmarshal(w.Body.Bytes(), &s) != nil || s.Status != "ok" || s.ID == "" || s.Exp == 0 {
+				t.Errorf("session answer %s", w.Body)
+			}
+			if len(ex) != 1 {
+				t.Errorf("exchanges = %d, want 1", len(ex))
+			}
+		})
+	}
+}
+
+// TestSSOExchangeMethod: the gate's own SDK exchange posts the SSO JWT in a
+// JSON body (never in Metabase's URL) when Metabase serves POST, and falls
+// back to GET for a Metabase that refuses it (auto: once, then GET only);
+// the interactive sign-in always uses GET.
+func TestSSOExchangeMethod(t *testing.T) {
+	tests := []struct {
+		name       string
+		method     string
+		refusePOST bool
+		want       [][]string // per SDK sign-in, the methods of its exchanges
+		wantOK     bool
+		wantWarn   int
+	}{
+		{"auto, current Metabase", "auto", false, [][]string{{"POST"}, {"POST"}}, true, 0},
+		{"auto, Metabase before 2026", "auto", true, [][]string{{"POST", "GET"}, {"GET"}}, true, 1},
+		{"post, current Metabase", "post", false, [][]string{{"POST"}, {"POST"}}, true, 0},
+		{"post, Metabase before 2026", "post", true, [][]string{{"POST"}, {"POST"}}, false, 0},
+		{"get, current Metabase", "get", false, [][]string{{"GET"}, {"GET"}}, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newSSOHarnessMB(t, metabasetest.SSOOptions{RefusePOST: tt.refusePOST}, func(c *configs.Config) { c.SSO.ExchangeMethod = tt.method })
+			bob := ssoSession("bob", "globex", time.Hour)
+			for i, want := range tt.want {
+				h.mb.Reset()
+				tk := h.sdkTicket(bob)
+				w := h.send("POST", testSSOPrefix+"/auth/sso", bob, http.Header{"X-Metabase-Client": {sdkClient}, "Content-Type": {"application/json"}},
+					`{"jwt":`+strconv.Quote(tk)+`}`)
+				if (w.Code == http.StatusOK) != tt.wantOK {
+					t.Fatalf("sign-in %d: %d %s", i, w.Code, w.Body)
+				}
+				if !tt.wantOK && reason(w) != "sso-exchange-failed" {
+					t.Errorf("reason = %q, want sso-exchange-failed", reason(w))
+				}
+				var got []string
+				for _, ex := range ssoExchanges(t, h) {
+					got = append(got, ex.Method)
+					if ex.Method == "POST" && (ex.RawQuery != "" || ex.Header.Get("Content-Type") != "application/json") {
+						t.Errorf("POST exchange with query %q, Content-Type %q", ex.RawQuery, ex.Header.Get("Content-Type"))
+					}
+					if _, claims := verifyHS256(t, jwtOf(t, ex), testSSOSecret); claims["organization_id"] != "globex" {
+						t.Errorf("exchanged claims %v", claims)
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("sign-in %d: exchanges %v, want %v", i, got, want)
+				}
+			}
+			if n := h.logs.FilterMessageSnippet("Metabase refuses POST /auth/sso").Len(); n != tt.wantWarn {
+				t.Errorf("%d fallback warnings, want %d", n, tt.wantWarn)
+			}
+			// The interactive sign-in needs Metabase's 302: always GET.
+			h.mb.Reset()
+			h.signIn(bob, "/dashboard/1")
+			if ex := ssoExchanges(t, h); len(ex) != 1 || ex[0].Method != "GET" || !strings.Contains(ex[0].RawQuery, "return_to=") {
+				t.Errorf("interactive exchange %+v", ex)
 			}
 		})
 	}
