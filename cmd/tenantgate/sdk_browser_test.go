@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -391,10 +392,17 @@ func (s *sdkSteps) noSecretInBrowser() {
 		if r.Path != "/auth/sso" {
 			continue
 		}
+		// GET ?jwt= for an older Metabase, else POST {"jwt": ...}.
 		q, _ := url.ParseQuery(r.RawQuery)
-		if j := q.Get("jwt"); j != "" {
-			secrets[j] = "an SSO JWT the gate sent Metabase"
-			jwts++
+		var body struct {
+			JWT string `json:"jwt"`
+		}
+		_ = json.Unmarshal([]byte(r.Body), &body)
+		for _, j := range []string{q.Get("jwt"), body.JWT} {
+			if j != "" {
+				secrets[j] = "an SSO JWT the gate sent Metabase"
+				jwts++
+			}
 		}
 	}
 	if jwts == 0 || len(s.d.mb.SessionKeys()) == 0 {
