@@ -114,10 +114,10 @@ func TestSDKBrowser(t *testing.T) {
 // expectOnlyKnownRefusals fails the test for every response of the gate
 // that was not a success, except the two this walk expects: the replayed
 // handle (401 sso-session-mismatch), and GET /api/pulse/form_input, which
-// the SDK's dashboard asks for (the channels of dashboard subscriptions,
-// Slack channel names among them: the vendor's, not the tenant's) and
-// which the gate's SSO allowlist refuses, 403 route-not-allowed; the SDK
-// renders without it. It returns the refused URLs.
+// the SDK's dashboard asks for (how subscriptions may be sent: the
+// instance's email and Slack setup) and which the gate's SSO allowlist
+// refuses, 403 route-not-allowed, since no SSO user may reach
+// subscriptions; the SDK renders without it. It returns the refused URLs.
 func (s *sdkSteps) expectOnlyKnownRefusals() map[string]bool {
 	s.t.Helper()
 	refused := map[string]bool{}
