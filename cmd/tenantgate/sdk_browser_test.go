@@ -48,7 +48,7 @@ func TestSDKBrowser(t *testing.T) {
 	d := startDemoWith(t, demoOptions{wrap: rec.wrap, sdkDir: bundle})
 	base := d.base
 
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
@@ -172,7 +172,11 @@ const sdkRendered = `(() => {
 // until the SDK has rendered user's organization's rows, and only those.
 func (s *sdkSteps) signInSDK(button, user, org string) {
 	s.t.Helper()
-	resp, err := chromedp.RunResponse(s.timeout(), chromedp.Click(chromedp.ID(button)))
+	// The page loads an 11 MB bundle before its load event: more time than
+	// a step of the iframe walk, for a loaded CI machine.
+	load, cancelLoad := context.WithTimeout(s.ctx, 40*time.Second)
+	defer cancelLoad()
+	resp, err := chromedp.RunResponse(load, chromedp.Click(chromedp.ID(button)))
 	if err != nil {
 		s.fail("signing in with #%s: %v", button, err)
 	}
@@ -205,6 +209,12 @@ func (s *sdkSteps) signInSDK(button, user, org string) {
 	}
 	s.expectRowsOf(text, user, org)
 	s.expectSessionsOf(user, org)
+	// The activity panel (refreshed every 1.5 s) shows the gate's
+	// decisions for this user and organization before the screenshot.
+	shows := fmt.Sprintf(`document.getElementById("activity").innerText.includes(%q)`, user+" ("+org+")")
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](shows, chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+		s.t.Errorf("the activity panel never shows %s (%s): %v", user, org, err)
+	}
 }
 
 func (s *sdkSteps) anyCustomerOf(text, org string) bool {
