@@ -28,7 +28,9 @@ import (
 // gate's JWT provider, fetches a ticket from it, exchanges it at the gate
 // and renders a question and a dashboard with the rows of the signed-in
 // user's organization: alice (acme), then bob (globex), then dave, who
-// switches from acme to globex and then sees globex's rows only.
+// switches from acme to globex and then sees globex's rows only; mallory,
+// who has no organization, is refused before Metabase is asked, and the
+// SDK says so.
 //
 // It asserts on what the Metabase stand-in received (every API call with
 // the Metabase session of the right user and organization) and on what the
@@ -91,6 +93,11 @@ func TestSDKBrowser(t *testing.T) {
 	b.screenshot("sdk-3b-dave-switched-to-globex.png")
 	s.replayHandle(acmeHandle)
 
+	// 4. mallory has no organization: the gate refuses the SDK's first
+	// call, the SDK shows why, and Metabase is not asked.
+	s.refusedSDK("login-mallory")
+	b.screenshot("sdk-4-mallory-refused.png")
+
 	s.noSecretInBrowser()
 	refused := s.expectOnlyKnownRefusals()
 	rejections := 0
@@ -101,6 +108,9 @@ func TestSDKBrowser(t *testing.T) {
 			// Chromium's report of a refusal expectOnlyKnownRefusals vetted.
 		case m.IsException() && strings.HasPrefix(m.Text, "Uncaught (in promise) {status: 403,"):
 			rejections++ // the SDK does not catch the refused form_input
+		case m.Text == "tenantgate-sdkhost: the SDK reports: Unable to connect to instance at "+base+"/analytics (status: 403)":
+			// mallory's refusal, as the SDK shows it (refusedSDK); every
+			// other step waited for the SDK to render without an error.
 		default:
 			t.Errorf("console: %s", m)
 		}
@@ -112,8 +122,9 @@ func TestSDKBrowser(t *testing.T) {
 }
 
 // expectOnlyKnownRefusals fails the test for every response of the gate
-// that was not a success, except the two this walk expects: the replayed
-// handle (401 sso-session-mismatch), and GET /api/pulse/form_input, which
+// that was not a success, except the ones this walk expects: the replayed
+// handle (401 sso-session-mismatch), mallory's discovery (403
+// tenant-missing), and GET /api/pulse/form_input, which
 // the SDK's dashboard asks for (how subscriptions may be sent: the
 // instance's email and Slack setup) and which the gate's SSO allowlist
 // refuses, 403 route-not-allowed, since no SSO user may reach
@@ -135,6 +146,8 @@ func (s *sdkSteps) expectOnlyKnownRefusals() map[string]bool {
 			s.formInputRefusals++
 		case e.path == fmt.Sprintf("/analytics/api/card/%d/query", metabasetest.QuestionOrdersQuery) && e.status == http.StatusUnauthorized &&
 			strings.Contains(e.body, `"reason":"sso-session-mismatch"`):
+		case e.path == "/analytics/auth/sso" && e.status == http.StatusForbidden && strings.Contains(e.body, `"reason":"tenant-missing"`):
+			// mallory, who has no organization
 		default:
 			s.t.Errorf("the browser got %d for %s %s: %.300s", e.status, e.method, e.path, e.body)
 		}
@@ -152,6 +165,38 @@ type sdkSteps struct {
 	seen int
 	// formInputRefusals counts the gate's refusals of /api/pulse/form_input.
 	formInputRefusals int
+}
+
+// refusedSDK signs in with button as a user the gate refuses: the SDK must
+// show an error, not a blank chart, and no request of that page may reach
+// Metabase.
+func (s *sdkSteps) refusedSDK(button string) {
+	s.t.Helper()
+	before := len(s.d.mb.Requests())
+	load, cancelLoad := context.WithTimeout(s.ctx, 40*time.Second)
+	defer cancelLoad()
+	if _, err := chromedp.RunResponse(load, chromedp.Click(chromedp.ID(button))); err != nil {
+		s.fail("signing in with #%s: %v", button, err)
+	}
+	state := ""
+	for load.Err() == nil {
+		var err error
+		if state, err = chromedp.Run(load, chromedp.Evaluate[string](sdkRendered)); err != nil || state != "loading" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	msg, _ := chromedp.Run(s.timeout(), chromedp.Evaluate[string](`document.getElementById("sdk-root")?.innerText ?? ""`))
+	s.t.Logf("#%s: the SDK shows %q", button, msg)
+	if state != "error" {
+		s.fail("#%s: the SDK's state is %q, want the error the gate's refusal causes", button, state)
+	}
+	for _, r := range s.d.mb.Requests()[before:] {
+		if r.Header.Get("X-Api-Key") == "" && !strings.HasPrefix(r.Path, "/app/") {
+			s.t.Errorf("#%s: %s %s reached Metabase", button, r.Method, r.Path)
+		}
+	}
+	s.seen = len(s.d.mb.Requests())
 }
 
 // sdkRendered is true once the SDK has rendered the question's table and
