@@ -26,7 +26,8 @@ import (
 // front of the gate, in headless Chromium, on the demo's SDK page (issue
 // 13, "The real client, in a real browser, in CI"). The SDK discovers the
 // gate's JWT provider, fetches a ticket from it, exchanges it at the gate
-// and renders a question and a dashboard with the rows of the signed-in
+// and renders a question (static and interactive) and a dashboard with the
+// rows of the signed-in
 // user's organization: alice (acme), then bob (globex), then dave, who
 // switches from acme to globex and then sees globex's rows only; mallory,
 // who has no organization, is refused before Metabase is asked, and the
@@ -199,18 +200,18 @@ func (s *sdkSteps) refusedSDK(button string) {
 	s.seen = len(s.d.mb.Requests())
 }
 
-// sdkRendered is true once the SDK has rendered the question's table and
-// the dashboard's cards, and false while it loads; an error the SDK shows
-// ends the wait at once.
+// sdkRendered is "ok" once the SDK has rendered the static and the
+// interactive question's tables and the dashboard's cards, "loading" while
+// it loads; an error the SDK shows ends the wait at once ("error").
 const sdkRendered = `(() => {
 	const root = document.getElementById("sdk-root");
 	if (!root) return "no #sdk-root";
 	if (root.querySelector(".sdk-error, [data-testid='sdk-error-container']")) return "error";
-	const q = document.getElementById("sdk-question"), dash = document.getElementById("sdk-dashboard");
+	const table = "[data-testid='table-root'], [data-testid='TableInteractive-root'], table, [role='grid']";
+	const done = id => document.getElementById(id)?.querySelector(table);
 	const loading = root.querySelector("[data-testid='loading-indicator'], [data-testid='loading-spinner']");
-	const qDone = q && q.querySelector("[data-testid='table-root'], [data-testid='TableInteractive-root'], table, [role='grid']");
-	const dDone = dash && dash.querySelector("[data-testid='dashcard']");
-	return (qDone && dDone && !loading) ? "ok" : "loading";
+	const dDone = document.getElementById("sdk-dashboard")?.querySelector("[data-testid='dashcard']");
+	return (done("sdk-question") && done("sdk-interactive") && dDone && !loading) ? "ok" : "loading";
 })()`
 
 // signInSDK clicks a sign-in (or switch) button of the SDK page and waits
@@ -241,7 +242,7 @@ func (s *sdkSteps) signInSDK(button, user, org string) {
 	}
 	if state != "ok" {
 		s.screenshot("sdk-failed-" + user + "-" + org + ".png")
-		s.fail("the SDK did not render %s's question and dashboard for %s: %q (%v)", org, user, state, err)
+		s.fail("the SDK did not render %s's questions and dashboard for %s: %q (%v)", org, user, state, err)
 	}
 	// The dashboard's cards render one by one: wait until one shows rows.
 	text := ""
