@@ -27,18 +27,18 @@ import (
 // 13, "The real client, in a real browser, in CI"). The SDK discovers the
 // gate's JWT provider, fetches a ticket from it, exchanges it at the gate
 // and renders a question (static and interactive) and a dashboard with the
-// rows of the signed-in
-// user's organization: alice (acme), then bob (globex), then dave, who
-// switches from acme to globex and then sees globex's rows only; mallory,
-// who has no organization, is refused before Metabase is asked, and the
-// SDK says so.
+// rows of the signed-in user's organization: alice (acme), then bob
+// (globex), then dave, who switches from acme to globex and then sees
+// globex's rows only; mallory, who has no organization, is refused before
+// Metabase is asked, and the SDK says so.
 //
 // It asserts on what the Metabase stand-in received (every API call with
 // the Metabase session of the right user and organization) and on what the
 // browser received: every response of the app's origin is recorded, and
 // none may hold a Metabase session key, an SSO JWT the gate sent to
-// Metabase, or a secret of the demo. A refusal anywhere fails the test with
-// the browser's console, the gate's refusals and the stand-in's log.
+// Metabase, or a secret of the demo. A refusal the walk does not expect,
+// a console error or a blank chart fails the test with the browser's
+// console, the gate's refusals and the stand-in's log.
 //
 // Without Chromium or npm (to build the bundle) the test is skipped,
 // unless TENANTGATE_BROWSER_TESTS=1 (as .ci/run sets it) makes that a
