@@ -32,6 +32,12 @@ const (
 	TokenHandle = "handle"
 	TokenEmbed  = "embed"
 
+	// SSOSessionEnded results: Metabase ended the session (204), it was
+	// already gone (404), or the call failed.
+	SessionEnded  = "ended"
+	SessionGone   = "gone"
+	SessionFailed = "failed"
+
 	other = "other"
 )
 
@@ -65,6 +71,7 @@ type Metrics struct {
 	decisions      *prometheus.CounterVec
 	mismatches     *prometheus.CounterVec
 	tokensMinted   *prometheus.CounterVec
+	sessionsEnded  *prometheus.CounterVec
 	cacheRequests  *prometheus.CounterVec
 	buildInfoGauge prometheus.Gauge
 	unsafe         prometheus.Gauge
@@ -88,6 +95,7 @@ type Metrics struct {
 	upstreamKinds    map[string]prometheus.Counter
 	mismatchKinds    map[string]prometheus.Counter
 	tokenKinds       map[string]prometheus.Counter
+	endedResults     map[string]prometheus.Counter
 }
 
 type requestKey struct {
@@ -162,6 +170,10 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			Namespace: namespace, Name: "tokens_minted_total",
 			Help: "Tokens signed by the gate, by kind (handle, embed).",
 		}, []string{"kind"}),
+		sessionsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "sso_sessions_ended_total",
+			Help: "Metabase sessions the gate ended itself (DELETE /api/session) for a revoked sealed session, by result (ended, gone, failed).",
+		}, []string{"result"}),
 		cacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "cache_requests_total",
 			Help: "Cache lookups, by cache and result (hit, miss).",
@@ -215,12 +227,13 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 	m.upstreamKinds = bind(m.upstreamErrors, UpstreamDial, UpstreamTimeout, UpstreamCanceled, UpstreamOther)
 	m.mismatchKinds = bind(m.mismatches, MismatchHandle, MismatchToken, MismatchParam)
 	m.tokenKinds = bind(m.tokensMinted, TokenHandle, TokenEmbed)
+	m.endedResults = bind(m.sessionsEnded, SessionEnded, SessionGone, SessionFailed)
 
 	if reg != nil {
 		reg.MustRegister(
 			m.requests, m.requestDuration, m.inFlight,
 			m.upstreamDuration, m.upstreamErrors,
-			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.cacheRequests,
+			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.sessionsEnded, m.cacheRequests,
 			m.buildInfoGauge, m.unsafe, m.reloads, m.reloadTime, m.tenantRequests, m.providerErrors, m.fairnessWait,
 		)
 	}
@@ -340,6 +353,15 @@ func (m *Metrics) TenantMismatch(kind string) {
 		return
 	}
 	closedSet(m.mismatchKinds, m.mismatches, kind).Inc()
+}
+
+// SSOSessionEnded counts a Metabase session the gate ended for a revoked
+// sealed session; result is SessionEnded, SessionGone or SessionFailed.
+func (m *Metrics) SSOSessionEnded(result string) {
+	if m == nil {
+		return
+	}
+	closedSet(m.endedResults, m.sessionsEnded, result).Inc()
 }
 
 // TokenMinted counts a token the gate signed; kind is TokenHandle or TokenEmbed.

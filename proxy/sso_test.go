@@ -708,10 +708,12 @@ func TestSSOExchangeMethod(t *testing.T) {
 		{"post, current Metabase", "post", false, [][]string{{"POST"}, {"POST"}}, true, 0},
 		{"post, Metabase before 2026", "post", true, [][]string{{"POST"}, {"POST"}}, false, 0},
 		{"get, current Metabase", "get", false, [][]string{{"GET"}, {"GET"}}, true, 0},
+		{"auto, Metabase of 2025 (the hash era: a 302 with the cookie)", "auto", true, [][]string{{"POST", "GET"}, {"GET"}}, true, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newSSOHarnessMB(t, metabasetest.SSOOptions{RefusePOST: tt.refusePOST}, func(c *configs.Config) { c.SSO.ExchangeMethod = tt.method })
+			mb := metabasetest.SSOOptions{RefusePOST: tt.refusePOST, HashEra: strings.Contains(tt.name, "hash era")}
+			h := newSSOHarnessMB(t, mb, func(c *configs.Config) { c.SSO.ExchangeMethod = tt.method })
 			bob := ssoSession("bob", "globex", time.Hour)
 			for i, want := range tt.want {
 				h.mb.Reset()
@@ -737,6 +739,13 @@ func TestSSOExchangeMethod(t *testing.T) {
 				if !slices.Equal(got, want) {
 					t.Errorf("sign-in %d: exchanges %v, want %v", i, got, want)
 				}
+				if tt.wantOK { // the handle works: Metabase's session is the caller's
+					var sess sdkSession
+					_ = json.Unmarshal(w.Body.Bytes(), &sess)
+					if w := h.send("GET", testSSOPrefix+"/api/user/current", bob, sdkHeader(sess.ID), ""); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "bob+globex@") {
+						t.Errorf("sign-in %d: the handle gives %d %s", i, w.Code, w.Body)
+					}
+				}
 			}
 			if n := h.logs.FilterMessageSnippet("Metabase refuses POST /auth/sso").Len(); n != tt.wantWarn {
 				t.Errorf("%d fallback warnings, want %d", n, tt.wantWarn)
@@ -746,6 +755,55 @@ func TestSSOExchangeMethod(t *testing.T) {
 			h.signIn(bob, "/dashboard/1")
 			if ex := ssoExchanges(t, h); len(ex) != 1 || ex[0].Method != "GET" || !strings.Contains(ex[0].RawQuery, "return_to=") {
 				t.Errorf("interactive exchange %+v", ex)
+			}
+		})
+	}
+}
+
+// TestSSOClients: the handshake serves the React SDK (embedding-sdk-react)
+// and embed.js (embedding-simple) and hands Metabase the same client, so
+// Metabase applies that flavour's switch; any other X-Metabase-Client is
+// refused before Metabase.
+func TestSSOClients(t *testing.T) {
+	tests := []struct {
+		name, client string
+		mb           metabasetest.SSOOptions
+		wantStatus   int
+		wantReason   string
+	}{
+		{"React SDK", "embedding-sdk-react", metabasetest.SSOOptions{}, 200, ""},
+		{"embed.js", "embedding-simple", metabasetest.SSOOptions{}, 200, ""},
+		{"embed.js, off in Metabase", "embedding-simple", metabasetest.SSOOptions{SimpleDisabled: true}, 502, "sso-exchange-failed"},
+		{"React SDK, off in Metabase", "embedding-sdk-react", metabasetest.SSOOptions{SDKDisabled: true}, 502, "sso-exchange-failed"},
+		{"no client (the browser flow)", "", metabasetest.SSOOptions{}, 403, "route-not-allowed"},
+		{"another client", "embedding-iframe", metabasetest.SSOOptions{}, 403, "route-not-allowed"},
+		{"a client in another case", "Embedding-SDK-React", metabasetest.SSOOptions{}, 403, "route-not-allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newSSOHarnessMB(t, tt.mb, nil)
+			bob := ssoSession("bob", "globex", time.Hour)
+			hdr := http.Header{"Content-Type": {"application/json"}, "X-Metabase-Client-Version": {"0.55.5"}}
+			if tt.client != "" {
+				hdr.Set("X-Metabase-Client", tt.client)
+			}
+			disc := h.send("GET", testSSOPrefix+"/auth/sso?preferred_method=jwt", bob, hdr, "")
+			w := h.send("POST", testSSOPrefix+"/auth/sso", bob, hdr, `{"jwt":`+strconv.Quote(h.sdkTicket(bob))+`}`)
+			if w.Code != tt.wantStatus || (tt.wantReason != "" && reason(w) != tt.wantReason) {
+				t.Fatalf("exchange: %d %s, want %d %s", w.Code, reason(w), tt.wantStatus, tt.wantReason)
+			}
+			ex := ssoExchanges(t, h)
+			if tt.wantStatus == 403 {
+				if disc.Code != 403 || len(ex) != 0 {
+					t.Errorf("discovery %d, %d exchanges with Metabase", disc.Code, len(ex))
+				}
+				return
+			}
+			if disc.Code != 200 {
+				t.Errorf("discovery: %d %s", disc.Code, disc.Body)
+			}
+			if len(ex) != 1 || ex[0].Header.Get("X-Metabase-Client") != tt.client || ex[0].Header.Get("X-Metabase-Client-Version") != "0.55.5" {
+				t.Errorf("Metabase's exchanges %+v", ex)
 			}
 		})
 	}
