@@ -72,6 +72,9 @@ type keyProbe struct {
 
 const keyProbeEvery = 30 * time.Second
 
+// ProbeUserAgent is the User-Agent of the gate's key probes.
+const ProbeUserAgent = "tenantgate-key-probe"
+
 // probeKeyID is a dashboard no Metabase has: a token for it that Metabase
 // can verify answers "Not found." (or "Embedding is not enabled."), one
 // it cannot answers "Message seems corrupt or manipulated". Nothing is
@@ -167,6 +170,9 @@ func (g *Gate) probeGet(ctx context.Context, client *http.Client, path, query st
 	if err != nil {
 		return 0, "", errors.New("building the probe request")
 	}
+	// Named, so that Metabase's log (and a test's record) tells the probe
+	// from a browser's request.
+	req.Header.Set("User-Agent", ProbeUserAgent)
 	// The host forwarded requests carry: a Metabase without MB_SITE_URL
 	// takes its site URL from its first request, this one perhaps.
 	req.Header["X-Forwarded-Host"] = g.fw.host
