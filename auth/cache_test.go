@@ -81,3 +81,19 @@ func TestSessionCacheBounded(t *testing.T) {
 		t.Errorf("the oldest entry survived past the bound")
 	}
 }
+
+// TestCookieOctetsMatchBytewise: the word-at-a-time cookie check is RFC
+// 6265's cookie-octet set, byte by byte, at every position.
+func TestCookieOctetsMatchBytewise(t *testing.T) {
+	octet := func(b byte) bool { return b >= 0x21 && b < 0x7f && b != '"' && b != ',' && b != ';' && b != '\\' }
+	base := "eyJhbGciOiJIUzI1NiJ9.eyJ4Ijox"
+	for pos := 0; pos < len(base); pos++ {
+		for c := 0; c < 256; c++ {
+			b := []byte(base)
+			b[pos] = byte(c)
+			if got, want := isCookieOctets(string(b)), octet(byte(c)); got != want {
+				t.Fatalf("isCookieOctets(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+}

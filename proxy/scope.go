@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tenantgate/tenantgate/auth"
+	"github.com/tenantgate/tenantgate/internal/swar"
 	"github.com/tenantgate/tenantgate/policy"
 )
 
@@ -96,18 +97,6 @@ func urlEscapedPath(u *url.URL) string {
 	return u.EscapedPath()
 }
 
-var plainPathBytes = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/") {
-		t[c] = true
-	}
-	return t
-}()
-
-func plainPath(p string) bool {
-	for i := 0; i < len(p); i++ {
-		if !plainPathBytes[p[i]] {
-			return false
-		}
-	}
-	return true
-}
+// plainPath reports whether p is unreserved bytes and "/" only, eight
+// bytes at a time.
+func plainPath(p string) bool { return swar.IsURLPlain(p) }
