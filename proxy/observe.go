@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,12 +66,6 @@ var (
 	ridCounter atomic.Uint64
 )
 
-func newRequestID() string {
-	var b [40]byte
-	n := strconv.AppendUint(append(append(b[:0], ridPrefix...), '-'), ridCounter.Add(1), 36)
-	return string(n)
-}
-
 // observe wraps the whole router (gorilla/mux runs Use middleware only on
 // matched routes, so a 404 would go uncounted): request id, path sanity,
 // metrics, and one access log line.
@@ -83,16 +76,18 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 		o.sw = statusWriter{ResponseWriter: w}
 		o.sc = scope{route: routeUnmatched}
 		sw, s := &o.sw, &o.sc
+		c := &scopeCtx{s: s}
 		if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 && g.fromTrustedProxy(r) {
 			s.requestID = id
 		} else {
-			s.requestID = newRequestID()
+			s.requestID = c.newRequestID()
 		}
-		s.requestIDs = []string{s.requestID}
+		c.rid[0] = s.requestID
+		s.requestIDs, s.xff = c.rid[:], &c.xff
 		sw.Header()["X-Request-Id"] = s.requestIDs
 		s.escPath = urlEscapedPath(r.URL)
 		g.metrics.InFlightInc()
-		r, cancel := withScope(r, s, g.cfg.Upstream.Timeout)
+		r, cancel := withScope(r, c, g.cfg.Upstream.Timeout)
 		// Book-keeping runs even when the reverse proxy aborts a cut
 		// stream with panic(http.ErrAbortHandler), which net/http expects.
 		defer func() {

@@ -43,12 +43,12 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 	case kindEmbedPage:
 		h.Set("Content-Security-Policy", replaceFrameAncestors(h.Get("Content-Security-Policy"), g.csp))
 		h.Del("X-Frame-Options")
-		h["Cache-Control"] = privateNoStore
+		delete(h, "Cache-Control") // private, no-store is already on the writer (forward)
 		if s.upToken != "" && strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 			return scrubBody(resp, s.upToken, s.handle)
 		}
 	case kindEmbedAPI:
-		h["Cache-Control"] = privateNoStore
+		delete(h, "Cache-Control") // private, no-store is already on the writer (forward)
 		if s.renewed != "" {
 			h.Set("X-Tenantgate-Handle", s.renewed)
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/tenantgate/tenantgate/auth"
 	"github.com/tenantgate/tenantgate/internal/swar"
@@ -17,8 +19,11 @@ import (
 type scope struct {
 	requestID string
 	// requestIDs is []string{requestID}, shared by the response header and
-	// the upstream request header (both only read it).
+	// the upstream request header (both only read it); xff is the
+	// X-Forwarded-For value's backing. Both are in the scopeCtx, not in
+	// the pooled scope.
 	requestIDs []string
+	xff        *[1]string
 	route      string
 	escPath    string // r.URL.EscapedPath(), computed once by observe
 	identity   *auth.Identity
@@ -67,11 +72,43 @@ func scopeOf(r *http.Request) *scope {
 	return s
 }
 
-// withScope attaches s to r, and the whole request's deadline when timeout
-// is positive (Metabase's leg included: forward passes r on as it is). One
-// copy of the request serves both; cancel releases the deadline's timer.
-func withScope(r *http.Request, s *scope, timeout time.Duration) (_ *http.Request, cancel context.CancelFunc) {
-	ctx := context.WithValue(r.Context(), scopeKey{}, s)
+// scopeCtx is the request's context below the deadline: its parent plus
+// the scope, and the backing of the per-request header values the gate
+// shares between the response, the outbound request and the log (request
+// id, X-Forwarded-For). It is one allocation, as context.WithValue was,
+// and it is never pooled: the transport's goroutines may still read the
+// outbound header after the handler returns, and these values live as
+// long as anything references them.
+type scopeCtx struct {
+	context.Context
+	s      *scope
+	ridBuf [40]byte  // the generated request id's bytes, never written again
+	rid    [1]string // X-Request-Id, on the response and to Metabase
+	xff    [1]string // X-Forwarded-For to Metabase
+}
+
+func (c *scopeCtx) Value(k any) any {
+	if _, ok := k.(scopeKey); ok {
+		return c.s
+	}
+	return c.Context.Value(k)
+}
+
+// newRequestID is a per-process random prefix and a counter, in c's own
+// bytes (so the string costs no allocation of its own).
+func (c *scopeCtx) newRequestID() string {
+	n := strconv.AppendUint(append(append(c.ridBuf[:0], ridPrefix...), '-'), ridCounter.Add(1), 36)
+	return unsafe.String(&n[0], len(n))
+}
+
+// withScope attaches s to r, with s's request id and forwarding values
+// backed by the context (setRequestID), and the whole request's deadline
+// when timeout is positive (Metabase's leg included: forward passes r on
+// as it is). One copy of the request serves both; cancel releases the
+// deadline's timer.
+func withScope(r *http.Request, c *scopeCtx, timeout time.Duration) (_ *http.Request, cancel context.CancelFunc) {
+	c.Context = r.Context()
+	var ctx context.Context = c
 	cancel = func() {}
 	if timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
