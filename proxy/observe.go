@@ -87,11 +87,11 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 		sw.Header()["X-Request-Id"] = s.requestIDs
 		s.escPath = urlEscapedPath(r.URL)
 		g.metrics.InFlightInc()
-		r, cancel := withScope(r, c, g.cfg.Upstream.Timeout)
+		r = withScope(r, c, start, g.cfg.Upstream.Timeout)
 		// Book-keeping runs even when the reverse proxy aborts a cut
 		// stream with panic(http.ErrAbortHandler), which net/http expects.
 		defer func() {
-			cancel()
+			c.release()
 			g.metrics.InFlightDec()
 			g.record(r, sw, s, time.Since(start), o.fields[:0])
 			if v := recover(); v != nil {
