@@ -82,7 +82,7 @@ func TestSessionCacheBounded(t *testing.T) {
 	}
 }
 
-// TestCookieOctetsMatchBytewise: the word-at-a-time cookie check is RFC
+// TestCookieOctetsMatchBytewise: the eight-at-a-time cookie check is RFC
 // 6265's cookie-octet set, byte by byte, at every position.
 func TestCookieOctetsMatchBytewise(t *testing.T) {
 	octet := func(b byte) bool { return b >= 0x21 && b < 0x7f && b != '"' && b != ',' && b != ';' && b != '\\' }

@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/tenantgate/tenantgate/configs"
-	"github.com/tenantgate/tenantgate/internal/swar"
+	"github.com/tenantgate/tenantgate/internal/bytescan"
 )
 
 const (
@@ -313,7 +313,7 @@ func cookieValue(h http.Header, name string) string {
 
 // isCookieOctets reports whether s holds only RFC 6265 cookie-octets,
 // eight bytes at a time: it runs over the session JWT on every request.
-func isCookieOctets(s string) bool { return swar.IsCookieOctets(s) }
+func isCookieOctets(s string) bool { return bytescan.IsCookieOctets(s) }
 
 // verify checks token's signature and claims and builds its Identity.
 func (a *JWTAuthenticator) verify(ctx context.Context, token string) (*Identity, error) {

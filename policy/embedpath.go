@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tenantgate/tenantgate/internal/swar"
+	"github.com/tenantgate/tenantgate/internal/bytescan"
 )
 
 // Endpoint is what an embed path asks Metabase for.
@@ -307,7 +307,7 @@ func checkToken(tok string, maxToken int) error {
 	}
 	// Every byte base64url or a dot, eight at a time; then exactly two
 	// dots, with a non-empty part on each side (IndexByte is vectorised).
-	if !swar.IsTokenBytes(tok) {
+	if !bytescan.IsTokenBytes(tok) {
 		return ErrBadToken
 	}
 	i := strings.IndexByte(tok, '.')

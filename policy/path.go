@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/tenantgate/tenantgate/internal/swar"
+	"github.com/tenantgate/tenantgate/internal/bytescan"
 )
 
 // Paths are checked against an allowlist, never a blocklist (issue 12,
@@ -119,10 +119,10 @@ func CleanPath(escaped, prefix string) error {
 }
 
 // firstNotPlain is the index of the first byte of s outside the plain
-// class, or -1: eight bytes at a time (swar.PathPlain is that class, which
-// TestPathClassMatchesSWAR checks).
+// class, or -1: eight bytes at a time (bytescan.PathPlain is that class, which
+// TestPathClassMatchesScan checks).
 func firstNotPlain(s string) int {
-	return swar.IndexNotPathPlain(s)
+	return bytescan.IndexNotPathPlain(s)
 }
 
 // inSearchSegment reports whether index at lies in the last segment of

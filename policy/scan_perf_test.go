@@ -4,11 +4,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenantgate/tenantgate/internal/swar"
+	"github.com/tenantgate/tenantgate/internal/bytescan"
 )
 
 // checkTokenBytewise is checkToken as it was, one table lookup per byte:
-// the reference the word-at-a-time version must equal.
+// the reference the eight-at-a-time version must equal.
 func checkTokenBytewise(tok string, maxToken int) error {
 	if len(tok) > maxToken {
 		return ErrTokenTooLong
@@ -49,12 +49,12 @@ func firstNotPlainBytewise(s string) int {
 	return -1
 }
 
-// TestPathClassMatchesSWAR: the word-at-a-time class is pathClass's plain
+// TestPathClassMatchesScan: the eight-at-a-time class is pathClass's plain
 // class, byte for byte.
-func TestPathClassMatchesSWAR(t *testing.T) {
+func TestPathClassMatchesScan(t *testing.T) {
 	for c := 0; c < 256; c++ {
-		if (pathClass[c] == bytePlain) != swar.PathPlain[c] {
-			t.Errorf("byte %#x: pathClass plain %v, swar %v", c, pathClass[c] == bytePlain, swar.PathPlain[c])
+		if (pathClass[c] == bytePlain) != (bytescan.PathPlain[c] == 1) {
+			t.Errorf("byte %#x: pathClass plain %v, bytescan %v", c, pathClass[c] == bytePlain, bytescan.PathPlain[c])
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/tenantgate/tenantgate/auth"
-	"github.com/tenantgate/tenantgate/internal/swar"
+	"github.com/tenantgate/tenantgate/internal/bytescan"
 	"github.com/tenantgate/tenantgate/policy"
 )
 
@@ -262,4 +262,4 @@ func urlEscapedPath(u *url.URL) string {
 
 // plainPath reports whether p is unreserved bytes and "/" only, eight
 // bytes at a time.
-func plainPath(p string) bool { return swar.IsURLPlain(p) }
+func plainPath(p string) bool { return bytescan.IsURLPlain(p) }

@@ -1,21 +1,21 @@
-package swar
+package bytescan
 
 import (
 	"strings"
 	"testing"
 )
 
-// The byte-by-byte versions the word-at-a-time ones must equal.
-func refIndex(s string, t *[256]bool) int {
+// The byte-by-byte versions the eight-at-a-time ones must equal.
+func refIndex(s string, t *[256]uint8) int {
 	for i := 0; i < len(s); i++ {
-		if !t[s[i]] {
+		if t[s[i]] == 0 {
 			return i
 		}
 	}
 	return -1
 }
 
-func refAll(s string, t *[256]bool) bool { return refIndex(s, t) < 0 }
+func refAll(s string, t *[256]uint8) bool { return refIndex(s, t) < 0 }
 
 func checkAll(t *testing.T, s string) {
 	t.Helper()
@@ -35,7 +35,7 @@ func checkAll(t *testing.T, s string) {
 
 // TestEveryByteEveryPosition: each of the 256 byte values at each position
 // of a 17-byte string (two words and a tail) of each class's plain bytes,
-// alone and next to a byte of 0x80 or more (whose carry must not hide it).
+// alone and next to a byte of 0x80 or more.
 func TestEveryByteEveryPosition(t *testing.T) {
 	for _, base := range []string{"abcdefghijklmnopq", "ABCXYZ0189_-.azAZ", "Zz09-_.Zz09-_.Zz0", "!#$%&'()*+-./:<=>"} {
 		for pos := 0; pos < len(base); pos++ {
@@ -62,7 +62,7 @@ func TestTable(t *testing.T) {
 	}
 }
 
-// FuzzEquivalence: for any string, each word-at-a-time scan answers what
+// FuzzEquivalence: for any string, each eight-at-a-time scan answers what
 // its byte-by-byte table lookup answers.
 func FuzzEquivalence(f *testing.F) {
 	for _, s := range []string{"", "/api/embed/card/a.b.c/query", "abcdefgh\x80ijklmnop", "aaaaaaa;aaaaaaaa", "\xffAAAAAAAAAAAAAAA"} {
