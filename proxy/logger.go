@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/tenantgate/tenantgate/configs"
+	"github.com/tenantgate/tenantgate/internal/bytescan"
 )
 
 // NewLogger builds the gate's JSON logger: the one `serve` and `demo` run,
@@ -74,7 +75,7 @@ type accessCore struct {
 func appendAccessLine(b []byte, now time.Time, requestID, route, method, path string, status int, bytes, durUS int64,
 	hasIdentity bool, tenant, subject, reason string) []byte {
 	b = append(b, `{"level":"info","ts":"`...)
-	b = append(b, millisText(now)...)
+	b = appendMillis(b, now)
 	b = append(b, `","msg":"request","request_id":"`...)
 	b = appendJSONString(b, requestID)
 	b = append(b, `","route":"`...)
@@ -134,9 +135,11 @@ func appendRedactedPath(b []byte, p string) []byte {
 
 // jsonPlain marks the bytes zap's JSON encoder copies as they are: ASCII
 // from 0x20 except the quote and the backslash.
-var jsonPlain = func() (t [256]bool) {
+var jsonPlain = func() (t [256]uint8) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
+		if c != '"' && c != '\\' {
+			t[c] = 1
+		}
 	}
 	return t
 }()
@@ -146,10 +149,14 @@ var jsonPlain = func() (t [256]bool) {
 // backslash; \n, \r and \t as such; other bytes below 0x20 as \u00XX;
 // each byte of invalid UTF-8 as \ufffd; valid UTF-8 as it is.
 func appendJSONString(b []byte, s string) []byte {
+	first := bytescan.IndexNotIn(&jsonPlain, s) // eight bytes at a time
+	if first < 0 {
+		return append(b, s...)
+	}
 	last := 0
-	for i := 0; i < len(s); {
+	for i := first; i < len(s); {
 		c := s[i]
-		if jsonPlain[c] {
+		if jsonPlain[c] == 1 {
 			i++
 			continue
 		}
@@ -231,6 +238,25 @@ func millisText(t time.Time) string {
 	lastMilli.Store(f)
 	return f.text
 }
+
+// appendMillis appends t as millisText writes it, from a prefix formatted
+// at most once per second ("2026-11-26T23:10:05.") and three digits.
+func appendMillis(b []byte, t time.Time) []byte {
+	ms := t.UnixMilli()
+	sec, m := ms/1000, ms%1000
+	if m < 0 {
+		sec, m = sec-1, m+1000
+	}
+	f := lastSecond.Load()
+	if f == nil || f.ms != sec {
+		f = &formattedMilli{ms: sec, text: time.UnixMilli(sec * 1000).UTC().Format("2006-01-02T15:04:05.")}
+		lastSecond.Store(f)
+	}
+	return append(append(b, f.text...), byte('0'+m/100), byte('0'+m/10%10), byte('0'+m%10), 'Z')
+}
+
+// lastSecond is appendMillis's prefix, its ms field holding the second.
+var lastSecond atomic.Pointer[formattedMilli]
 
 type formattedMilli struct {
 	ms   int64

@@ -147,11 +147,17 @@ func FuzzAccessLine(f *testing.F) {
 		if tc.id != nil {
 			ten, sub = tc.id.Tenant, tc.id.Subject
 		}
-		f.Add(tc.rid, tc.method, tc.path, ten, sub, string(tc.reason), tc.status, tc.bytes)
+		f.Add(tc.rid, tc.method, tc.path, ten, sub, string(tc.reason), tc.status, tc.bytes, int64(1764630605123))
 	}
+	f.Add("", "", "", "", "", "", 0, int64(0), int64(-1))
+	f.Add("", "", "", "", "", "", 0, int64(0), int64(999))
 	enc := newJSONEncoder()
-	at := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
-	f.Fuzz(func(t *testing.T, rid, method, path, tenant, subject, reason string, status int, n int64) {
+	f.Fuzz(func(t *testing.T, rid, method, path, tenant, subject, reason string, status int, n, ms int64) {
+		// Any millisecond from 1900 to 9999 (zap writes other years alike,
+		// but they are not times a log line has).
+		const lo, hi = -2208988800000, 253402300799999
+		ms = lo + (ms%(hi-lo)+(hi-lo))%(hi-lo)
+		at := time.UnixMilli(ms)
 		hasID := tenant != "" || subject != ""
 		fields := []zap.Field{zap.String("request_id", rid), zap.String("route", routeEmbedAPI), zap.String("method", method),
 			zap.String("path", redactPath(path)), zap.Int("status", status), zap.Int64("bytes", n), zap.Int64("duration_us", n/3)}

@@ -62,15 +62,19 @@ func all(t *[256]uint8, s string) bool {
 
 // IndexNotPathPlain is the index of the first byte of s outside
 // PathPlain, or -1.
-func IndexNotPathPlain(s string) int {
+func IndexNotPathPlain(s string) int { return IndexNotIn(&PathPlain, s) }
+
+// IndexNotIn is the index of the first byte of s outside the class t (a
+// table of 0 and 1), or -1.
+func IndexNotIn(t *[256]uint8, s string) int {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		if all8(&PathPlain, s[i:i+8]) == 0 {
+		if all8(t, s[i:i+8]) == 0 {
 			break
 		}
 	}
 	for ; i < len(s); i++ {
-		if PathPlain[s[i]] == 0 {
+		if t[s[i]] == 0 {
 			return i
 		}
 	}
