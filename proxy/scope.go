@@ -35,6 +35,7 @@ type scope struct {
 
 	// Set by the embed handler for the upstream leg.
 	kind       routeKind
+	unrated    bool      // metadata: not counted against the tenant's rate (countsAgainstRate)
 	upToken    string    // token sent to Metabase (scrubbed from responses)
 	handle     string    // handle the browser holds in its place
 	renewed    string    // a fresh handle for an expired one
