@@ -77,7 +77,9 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 		o.sc = scope{route: routeUnmatched}
 		sw, s := &o.sw, &o.sc
 		c := &scopeCtx{s: s}
-		if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 && g.fromTrustedProxy(r) {
+		// The trust check first: without trusted proxies (the usual case)
+		// the header is not even looked up.
+		if id := trustedRequestID(g, r); id != "" {
 			s.requestID = id
 		} else {
 			s.requestID = c.newRequestID()
@@ -106,6 +108,18 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// trustedRequestID is the X-Request-Id a trusted proxy sent (at most 128
+// bytes), or "".
+func trustedRequestID(g *Gate, r *http.Request) string {
+	if len(g.trusted) == 0 || !g.fromTrustedProxy(r) {
+		return ""
+	}
+	if id := r.Header.Get("X-Request-Id"); len(id) <= 128 {
+		return id
+	}
+	return ""
 }
 
 // record counts the request and writes its one access log line: appended

@@ -68,6 +68,9 @@ const (
 type scopeKey struct{}
 
 func scopeOf(r *http.Request) *scope {
+	if c, ok := r.Context().(*scopeCtx); ok {
+		return c.s // the request as observe passed it on: no Value walk
+	}
 	s, _ := r.Context().Value(scopeKey{}).(*scope)
 	if s == nil {
 		return &scope{}
@@ -245,6 +248,9 @@ func runDeadlines() {
 
 // escapedPath is r.URL.EscapedPath(), computed once per request.
 func escapedPath(r *http.Request) string {
+	if c, ok := r.Context().(*scopeCtx); ok && c.s.escPath != "" {
+		return c.s.escPath
+	}
 	if s, ok := r.Context().Value(scopeKey{}).(*scope); ok && s.escPath != "" {
 		return s.escPath
 	}
