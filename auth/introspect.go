@@ -72,7 +72,7 @@ type Introspector struct {
 	now          func() time.Time
 	client       *http.Client
 	log          *zap.Logger
-	cache        *identityCache
+	cache        *identityCache[credentialKey]
 	calls        singleflight.Group
 	obs          Observer
 }
@@ -101,7 +101,7 @@ func NewIntrospector(cfg configs.IntrospectConfig, tenantClaim string, opts Intr
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	cache, err := newIdentityCache(cfg.CacheSize)
+	cache, err := newIdentityCache[credentialKey](cfg.CacheSize)
 	if err != nil {
 		return nil, fmt.Errorf("creating introspection cache: %w", err)
 	}

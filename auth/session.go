@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/tenantgate/tenantgate/configs"
+	"github.com/tenantgate/tenantgate/internal/bytescan"
 )
 
 const (
@@ -26,6 +27,10 @@ const (
 	// session JWT is far smaller, and the gate's own header limits are
 	// usually tighter still.
 	maxSessionTokenBytes = 16 << 10
+	// maxCachedTokenBytes bounds what one session cache entry keeps (the
+	// cache is keyed by the token itself): 10,000 entries hold at most
+	// 40 MiB of tokens, and a typical session JWT is under 1 KiB.
+	maxCachedTokenBytes = 4 << 10
 	// minHMACSecretBytes is the shortest HS256 secret RFC 7518 §3.2 allows;
 	// shorter ones are accepted with a warning.
 	minHMACSecretBytes = 32
@@ -60,8 +65,10 @@ type JWTOptions struct {
 // by something in between. One fixed precedence also means the gate never
 // picks whichever of two sessions suits the caller.
 //
-// Verified sessions are cached by the SHA-256 of the token until the token's
-// exp, so a key removed from the JWK Set stops new tokens at once but not
+// Verified sessions are cached by the token itself (a copy, compared in full
+// on a hit) until the token's exp; tokens over maxCachedTokenBytes are
+// verified on every request, so the cache holds at most cache_size times
+// that, so a key removed from the JWK Set stops new tokens at once but not
 // ones already cached. The Identity returned for a cached token is shared by
 // every request bearing it: callers must not modify it, its Groups or its
 // Claims.
@@ -75,7 +82,7 @@ type JWTAuthenticator struct {
 	jwks     *jwksKeys
 	parser   *jwt.Parser
 	now      func() time.Time
-	cache    *identityCache
+	cache    *identityCache[string]
 	log      *zap.Logger
 	obs      Observer
 
@@ -112,7 +119,7 @@ func NewJWTAuthenticator(cfg configs.SessionConfig, tenantClaim string, opts JWT
 	if leeway == 0 {
 		leeway = defaultLeeway
 	}
-	cache, err := newIdentityCache(cfg.CacheSize)
+	cache, err := newIdentityCache[string](cfg.CacheSize)
 	if err != nil {
 		return nil, fmt.Errorf("creating session cache: %w", err)
 	}
@@ -242,8 +249,7 @@ func (a *JWTAuthenticator) Authenticate(ctx context.Context, r *http.Request) (*
 		return nil, fmt.Errorf("%s is larger than %d bytes: %w", from, maxSessionTokenBytes, ErrSessionInvalid)
 	}
 	now := a.now()
-	key := tokenKey(token)
-	if id, ok := a.cache.get(key, now); ok {
+	if id, ok := a.cache.get(token, now); ok {
 		a.obs.Cache("session", true)
 		return id, nil
 	}
@@ -255,7 +261,11 @@ func (a *JWTAuthenticator) Authenticate(ctx context.Context, r *http.Request) (*
 		}
 		return nil, err
 	}
-	a.cache.add(key, id, id.Expiry, now)
+	if len(token) <= maxCachedTokenBytes {
+		// A copy: token is a substring of the request's Cookie or
+		// Authorization header, which the cache must not keep alive.
+		a.cache.add(strings.Clone(token), id, id.Expiry, now)
+	}
 	return id, nil
 }
 
@@ -308,23 +318,9 @@ func cookieValue(h http.Header, name string) string {
 	return ""
 }
 
-// isCookieOctets reports whether s holds only RFC 6265 cookie-octets. A
-// table lookup per byte: it runs over the session JWT on every request.
-func isCookieOctets(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !cookieOctets[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var cookieOctets = func() (t [256]bool) {
-	for b := 0x21; b < 0x7f; b++ {
-		t[b] = b != '"' && b != ',' && b != ';' && b != '\\'
-	}
-	return t
-}()
+// isCookieOctets reports whether s holds only RFC 6265 cookie-octets,
+// eight bytes at a time: it runs over the session JWT on every request.
+func isCookieOctets(s string) bool { return bytescan.IsCookieOctets(s) }
 
 // verify checks token's signature and claims and builds its Identity.
 func (a *JWTAuthenticator) verify(ctx context.Context, token string) (*Identity, error) {

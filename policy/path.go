@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tenantgate/tenantgate/internal/bytescan"
 )
 
 // Paths are checked against an allowlist, never a blocklist (issue 12,
@@ -117,14 +119,10 @@ func CleanPath(escaped, prefix string) error {
 }
 
 // firstNotPlain is the index of the first byte of s outside the plain
-// class, or -1.
+// class, or -1: eight bytes at a time (bytescan.PathPlain is that class, which
+// TestPathClassMatchesScan checks).
 func firstNotPlain(s string) int {
-	for i := 0; i < len(s); i++ {
-		if pathClass[s[i]] != bytePlain {
-			return i
-		}
-	}
-	return -1
+	return bytescan.IndexNotPathPlain(s)
 }
 
 // inSearchSegment reports whether index at lies in the last segment of

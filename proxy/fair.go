@@ -9,6 +9,8 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
+
+	"github.com/tenantgate/tenantgate/policy"
 )
 
 // fairness keeps one tenant from starving the others: a token bucket and a
@@ -107,6 +109,36 @@ func (f *fairness) admit(ctx context.Context, tenant string, clock func() time.T
 	st.inflight++
 	st.mu.Unlock()
 	return st, d, false
+}
+
+// admitUnrated takes a slot for a request that does not count against
+// the tenant's rate (see countsAgainstRate): only the in-flight cap
+// applies. It returns nil when the tenant is at that cap.
+func (f *fairness) admitUnrated(tenant string) *tenantState {
+	st := f.state(tenant)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.inflight >= f.maxConc {
+		return nil
+	}
+	st.inflight++
+	return st
+}
+
+// countsAgainstRate reports whether an embed request counts against its
+// tenant's rate: the ones that make Metabase run a query against the
+// warehouse (a card or dashcard query, an export, a filter's values or
+// search, a map tile). The page, its redirect and the dashboard's or
+// card's JSON (metadata Metabase reads from its application database) do
+// not: a dashboard opens with one page and one JSON, then one query per
+// card, and the rate is there to share the warehouse. All of them count
+// against the in-flight cap, which shares Metabase's threads.
+func countsAgainstRate(e policy.Endpoint) bool {
+	switch e {
+	case policy.EndpointQuery, policy.EndpointExport, policy.EndpointValues, policy.EndpointTile:
+		return true
+	}
+	return false
 }
 
 // refusing tells, without taking anything, whether admit would refuse

@@ -148,11 +148,12 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 		s.kind = kindEmbedInfo // its filter values are dropped (dropParamValues)
 	}
 	s.handle = p.Token
+	s.unrated = !countsAgainstRate(p.Endpoint)
 	who := g.identify(w, r)
 	if who == nil {
 		return
 	}
-	if over, wait := g.fair.refusing(who.Tenant, g.now); over {
+	if over, wait := g.fair.refusing(who.Tenant, g.now); over && !s.unrated {
 		// A tenant already over its limits is refused before the handle,
 		// policy and signing work: a flood that ignores Retry-After costs
 		// the gate as little as it can.
@@ -253,6 +254,14 @@ func (g *Gate) forwardFair(w http.ResponseWriter, r *http.Request, who *auth.Ide
 // returns nil when the tenant is further over its rate or at its
 // in-flight cap, and 499 (for the log) when the client left while waiting.
 func (g *Gate) admit(w http.ResponseWriter, r *http.Request, who *auth.Identity) *tenantState {
+	if scopeOf(r).unrated {
+		// Metadata: the in-flight cap only, never a wait (countsAgainstRate).
+		slot := g.fair.admitUnrated(who.Tenant)
+		if slot == nil {
+			g.tooMany(w, r, time.Second)
+		}
+		return slot
+	}
 	slot, d, gone := g.fair.admit(r.Context(), who.Tenant, g.now)
 	switch {
 	case gone:

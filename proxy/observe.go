@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,12 +66,6 @@ var (
 	ridCounter atomic.Uint64
 )
 
-func newRequestID() string {
-	var b [40]byte
-	n := strconv.AppendUint(append(append(b[:0], ridPrefix...), '-'), ridCounter.Add(1), 36)
-	return string(n)
-}
-
 // observe wraps the whole router (gorilla/mux runs Use middleware only on
 // matched routes, so a 404 would go uncounted): request id, path sanity,
 // metrics, and one access log line.
@@ -83,20 +76,24 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 		o.sw = statusWriter{ResponseWriter: w}
 		o.sc = scope{route: routeUnmatched}
 		sw, s := &o.sw, &o.sc
-		if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 128 && g.fromTrustedProxy(r) {
+		c := &scopeCtx{s: s}
+		// The trust check first: without trusted proxies (the usual case)
+		// the header is not even looked up.
+		if id := trustedRequestID(g, r); id != "" {
 			s.requestID = id
 		} else {
-			s.requestID = newRequestID()
+			s.requestID = c.newRequestID()
 		}
-		s.requestIDs = []string{s.requestID}
+		c.rid[0] = s.requestID
+		s.requestIDs, s.xff = c.rid[:], &c.xff
 		sw.Header()["X-Request-Id"] = s.requestIDs
 		s.escPath = urlEscapedPath(r.URL)
 		g.metrics.InFlightInc()
-		r, cancel := withScope(r, s, g.cfg.Upstream.Timeout)
+		r = withScope(r, c, start, g.cfg.Upstream.Timeout)
 		// Book-keeping runs even when the reverse proxy aborts a cut
 		// stream with panic(http.ErrAbortHandler), which net/http expects.
 		defer func() {
-			cancel()
+			c.release()
 			g.metrics.InFlightDec()
 			g.record(r, sw, s, time.Since(start), o.fields[:0])
 			if v := recover(); v != nil {
@@ -113,7 +110,21 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 	})
 }
 
-// record counts the request and writes its one access log line.
+// trustedRequestID is the X-Request-Id a trusted proxy sent (at most 128
+// bytes), or "".
+func trustedRequestID(g *Gate, r *http.Request) string {
+	if len(g.trusted) == 0 || !g.fromTrustedProxy(r) {
+		return ""
+	}
+	if id := r.Header.Get("X-Request-Id"); len(id) <= 128 {
+		return id
+	}
+	return ""
+}
+
+// record counts the request and writes its one access log line: appended
+// straight into the log's buffer when the logger is NewLogger's without
+// sampling (accessCore), else through zap.
 func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Duration, fields []zap.Field) {
 	if sw.status == 0 {
 		sw.status = http.StatusOK
@@ -122,12 +133,34 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 	if s.identity != nil {
 		g.metrics.TenantRequest(s.identity.Tenant, sw.status < 400)
 	}
+	path := s.escPath
+	if path == "" {
+		path = escapedPath(r)
+	}
+	if ac, ok := g.log.Core().(*accessCore); ok {
+		var tenant, subject string
+		if s.identity != nil {
+			tenant, subject = s.identity.Tenant, s.identity.Subject
+		}
+		var reason string
+		if s.decided {
+			reason = string(s.decision.Reason)
+		}
+		o := accessLines.Get().(*accessLine)
+		o.b = appendAccessLine(o.b[:0], ac.now(), s.requestID, s.route, r.Method, path, sw.status, sw.bytes,
+			d.Microseconds(), s.identity != nil, tenant, subject, reason)
+		_, _ = ac.out.Write(o.b) // as zap's ioCore: a failed write is the writer's to report
+		if cap(o.b) <= 4<<10 {
+			accessLines.Put(o)
+		}
+		return
+	}
 	if ce := g.log.Check(zap.InfoLevel, "request"); ce != nil {
 		fields = append(fields,
 			zap.String("request_id", s.requestID),
 			zap.String("route", s.route),
 			zap.String("method", r.Method),
-			zap.String("path", redactPath(escapedPath(r))),
+			zap.String("path", redactPath(path)),
 			zap.Int("status", sw.status),
 			zap.Int64("bytes", sw.bytes),
 			zap.Int64("duration_us", d.Microseconds()), // an integer: a float costs the line a microsecond
@@ -143,6 +176,12 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 		ce.Write(fields...)
 	}
 }
+
+// accessLine is a pooled buffer for one access line; lines longer than
+// 4 KiB (long refused paths) are not kept.
+type accessLine struct{ b []byte }
+
+var accessLines = sync.Pool{New: func() any { return &accessLine{b: make([]byte, 0, 512)} }}
 
 // sane refuses, before any route sees it, a path outside the allowlist
 // every route shares (policy.CleanPath: bytes [A-Za-z0-9_.-] and "/",

@@ -275,15 +275,15 @@ func TestTenantFairness(t *testing.T) {
 		handle := h.mint(sess, "dashboard", 1)
 		codes := map[int]int{}
 		for i := 0; i < 6; i++ {
-			codes[h.do("GET", "/api/embed/dashboard/"+handle, sess, nil).Code]++
+			codes[h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil).Code]++
 		}
-		if codes[http.StatusOK] != 3 || codes[http.StatusTooManyRequests] != 3 {
+		if codes[http.StatusAccepted] != 3 || codes[http.StatusTooManyRequests] != 3 {
 			t.Errorf("codes = %v, want 3 served then 3 limited", codes)
 		}
 		// Over its limit, the tenant is refused before its handle is even
 		// opened: a forged one gets 429, not 403, and Metabase sees nothing.
 		before := len(h.mb.Requests())
-		w := h.do("GET", "/api/embed/dashboard/"+handle[:len(handle)-4]+"AAAA", sess, nil)
+		w := h.do("GET", "/api/embed/dashboard/"+handle[:len(handle)-4]+"AAAA"+"/dashcard/11/card/1", sess, nil)
 		if w.Code != http.StatusTooManyRequests || reason(w) != "rate-limited" {
 			t.Errorf("over the limit, forged handle: %d %s, want 429 rate-limited", w.Code, w.Body)
 		}
@@ -292,7 +292,7 @@ func TestTenantFairness(t *testing.T) {
 		}
 		// Another tenant is not affected.
 		other := session("b", "globex", time.Hour)
-		if w := h.do("GET", "/api/embed/dashboard/"+h.mint(other, "dashboard", 1), other, nil); w.Code != http.StatusOK {
+		if w := h.do("GET", "/api/embed/dashboard/"+h.mint(other, "dashboard", 1)+"/dashcard/11/card/1", other, nil); w.Code != http.StatusAccepted {
 			t.Errorf("other tenant: %d %s", w.Code, w.Body)
 		}
 	})
@@ -463,7 +463,7 @@ func TestFairnessWait(t *testing.T) {
 		handle := h.mint(sess, "dashboard", 1)
 		before := len(h.mb.Requests())
 		for i := 0; i < 3; i++ {
-			if w := h.do("GET", "/api/embed/dashboard/"+handle, sess, nil); w.Code != http.StatusOK {
+			if w := h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil); w.Code != http.StatusAccepted {
 				t.Fatalf("request %d over the rate: %d %s, want 200 after a wait", i, w.Code, w.Body)
 			}
 		}
@@ -494,7 +494,7 @@ func TestFairnessWait(t *testing.T) {
 		})
 		sess = session("a", "acme", time.Hour)
 		handle = h.mint(sess, "dashboard", 1)
-		if w := h.do("GET", "/api/embed/dashboard/"+handle, sess, nil); w.Code != http.StatusOK {
+		if w := h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil); w.Code != http.StatusAccepted {
 			t.Fatalf("first: %d %s", w.Code, w.Body)
 		}
 		return h, sess, handle
@@ -504,7 +504,7 @@ func TestFairnessWait(t *testing.T) {
 		h, sess, handle := spent(t, 100*time.Millisecond)
 		before := len(h.mb.Requests())
 		start := time.Now()
-		w := h.do("GET", "/api/embed/dashboard/"+handle, sess, nil)
+		w := h.do("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", sess, nil)
 		if w.Code != http.StatusTooManyRequests || reason(w) != "rate-limited" || w.Header().Get("Retry-After") != "1" {
 			t.Errorf("a second needing a 1 s wait with 100 ms allowed: %d %v %s, want 429 rate-limited, Retry-After 1", w.Code, w.Header(), w.Body)
 		}
@@ -523,7 +523,7 @@ func TestFairnessWait(t *testing.T) {
 		before := len(h.mb.Requests())
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		r := httptest.NewRequest("GET", "/api/embed/dashboard/"+handle, nil).WithContext(ctx)
+		r := httptest.NewRequest("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", nil).WithContext(ctx)
 		r.AddCookie(&http.Cookie{Name: h.cfg.Session.Cookie, Value: sess})
 		w := httptest.NewRecorder()
 		h.stack.Gate.ServeHTTP(w, r)

@@ -63,12 +63,12 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 	case kindEmbedPage:
 		h.Set("Content-Security-Policy", replaceFrameAncestors(h.Get("Content-Security-Policy"), g.csp))
 		h.Del("X-Frame-Options")
-		h["Cache-Control"] = privateNoStore
+		delete(h, "Cache-Control") // private, no-store is already on the writer (forward)
 		if strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 			return g.scrubPage(resp, s)
 		}
 	case kindEmbedAPI, kindEmbedInfo:
-		h["Cache-Control"] = privateNoStore
+		delete(h, "Cache-Control") // private, no-store is already on the writer (forward)
 		if s.renewed != "" {
 			h.Set("X-Tenantgate-Handle", s.renewed)
 		}

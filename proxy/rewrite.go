@@ -91,7 +91,7 @@ func (g *Gate) rewrite(pr *httputil.ProxyRequest, fw *forwarding) {
 		// (and undo) compression instead of the browser.
 		delete(h, "Accept-Encoding")
 	}
-	g.setXForwarded(pr, fw)
+	g.setXForwarded(pr, s, fw)
 	if s.requestIDs == nil {
 		s.requestIDs = []string{s.requestID}
 	}
@@ -102,15 +102,23 @@ func (g *Gate) rewrite(pr *httputil.ProxyRequest, fw *forwarding) {
 // peer), X-Forwarded-Host (the public host, never the client's Host) and
 // X-Forwarded-Proto (the public scheme; without a public URL, a trusted
 // proxy's http or https, else the connection's). Values are shared, not
-// allocated per request: net/http only reads them.
-func (g *Gate) setXForwarded(pr *httputil.ProxyRequest, fw *forwarding) {
+// allocated per request: net/http only reads them; X-Forwarded-For's slice
+// is backed by the request's scopeCtx (s.xff).
+func (g *Gate) setXForwarded(pr *httputil.ProxyRequest, s *scope, fw *forwarding) {
 	h := pr.Out.Header
 	trusted := g.fromTrustedProxy(pr.In)
 	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
 		if prior := pr.In.Header["X-Forwarded-For"]; trusted && len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
 		}
-		h["X-Forwarded-For"] = []string{ip}
+		if s.xff != nil {
+			if s.xff[0] != ip { // a second leg of the same request only reads it
+				s.xff[0] = ip
+			}
+			h["X-Forwarded-For"] = s.xff[:]
+		} else {
+			h["X-Forwarded-For"] = []string{ip}
+		}
 	}
 	h["X-Forwarded-Host"] = fw.host
 	switch {

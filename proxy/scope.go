@@ -4,9 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tenantgate/tenantgate/auth"
+	"github.com/tenantgate/tenantgate/internal/bytescan"
 	"github.com/tenantgate/tenantgate/policy"
 )
 
@@ -16,8 +21,11 @@ import (
 type scope struct {
 	requestID string
 	// requestIDs is []string{requestID}, shared by the response header and
-	// the upstream request header (both only read it).
+	// the upstream request header (both only read it); xff is the
+	// X-Forwarded-For value's backing. Both are in the scopeCtx, not in
+	// the pooled scope.
 	requestIDs []string
+	xff        *[1]string
 	route      string
 	escPath    string // r.URL.EscapedPath(), computed once by observe
 	identity   *auth.Identity
@@ -28,6 +36,7 @@ type scope struct {
 
 	// Set by the embed handler for the upstream leg.
 	kind       routeKind
+	unrated    bool      // metadata: not counted against the tenant's rate (countsAgainstRate)
 	upToken    string    // token sent to Metabase (scrubbed from responses)
 	handle     string    // handle the browser holds in its place
 	renewed    string    // a fresh handle for an expired one
@@ -65,6 +74,9 @@ const (
 type scopeKey struct{}
 
 func scopeOf(r *http.Request) *scope {
+	if c, ok := r.Context().(*scopeCtx); ok {
+		return c.s // the request as observe passed it on: no Value walk
+	}
 	s, _ := r.Context().Value(scopeKey{}).(*scope)
 	if s == nil {
 		return &scope{}
@@ -72,20 +84,179 @@ func scopeOf(r *http.Request) *scope {
 	return s
 }
 
-// withScope attaches s to r, and the whole request's deadline when timeout
-// is positive (Metabase's leg included: forward passes r on as it is). One
-// copy of the request serves both; cancel releases the deadline's timer.
-func withScope(r *http.Request, s *scope, timeout time.Duration) (_ *http.Request, cancel context.CancelFunc) {
-	ctx := context.WithValue(r.Context(), scopeKey{}, s)
-	cancel = func() {}
-	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+// scopeCtx is the request's context: its parent plus the scope, the
+// upstream deadline, and the backing of the per-request header values the
+// gate shares between the response, the outbound request and the log
+// (request id, X-Forwarded-For). It is never pooled: the transport's
+// goroutines and contexts derived from it may outlive the handler, and
+// these values live as long as anything references them.
+//
+// The deadline is a cancelCtx (context.WithCancelCause) that the one
+// deadline watcher (watchDeadline) cancels, not a context.WithTimeout: no
+// runtime timer per request (its allocations, and the timer heap's add and
+// delete on every request). The transport's own context is still a child of
+// this cancelCtx, so cancelling it cuts a stream stalled mid-body.
+type scopeCtx struct {
+	context.Context // a cancelCtx over the request's context, or that context without a deadline
+	s               *scope
+	cancel          context.CancelCauseFunc // nil without a deadline
+	deadline        time.Time
+	expired         atomic.Bool
+	prev, next      *scopeCtx // in the watcher's list while listed
+	listed          bool
+
+	ridBuf [40]byte  // the generated request id's bytes, never written again
+	rid    [1]string // X-Request-Id, on the response and to Metabase
+	xff    [1]string // X-Forwarded-For to Metabase
+}
+
+func (c *scopeCtx) Value(k any) any {
+	if _, ok := k.(scopeKey); ok {
+		return c.s
 	}
-	return r.WithContext(ctx), cancel
+	return c.Context.Value(k)
+}
+
+// Deadline is the upstream deadline, or the parent's if that is earlier.
+func (c *scopeCtx) Deadline() (time.Time, bool) {
+	d, ok := c.Context.Deadline()
+	if c.cancel != nil && (!ok || c.deadline.Before(d)) {
+		return c.deadline, true
+	}
+	return d, ok
+}
+
+// Err is context.DeadlineExceeded once the deadline has cut the request,
+// as a context.WithTimeout's would be (contexts derived from it report
+// Canceled with DeadlineExceeded as their cause).
+func (c *scopeCtx) Err() error {
+	err := c.Context.Err()
+	if err != nil && c.expired.Load() {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// newRequestID is a per-process random prefix and a counter, in c's own
+// bytes (so the string costs no allocation of its own).
+func (c *scopeCtx) newRequestID() string {
+	n := strconv.AppendUint(append(append(c.ridBuf[:0], ridPrefix...), '-'), ridCounter.Add(1), 36)
+	return unsafe.String(&n[0], len(n))
+}
+
+// withScope attaches c (and its scope) to r, with the whole request's
+// deadline, timeout after start, when timeout is positive (Metabase's leg
+// included: forward passes r on as it is). One copy of the request serves
+// both; release the deadline with c.release when the request ends.
+func withScope(r *http.Request, c *scopeCtx, start time.Time, timeout time.Duration) *http.Request {
+	c.Context = r.Context()
+	if timeout > 0 {
+		c.Context, c.cancel = context.WithCancelCause(c.Context)
+		c.deadline = start.Add(timeout)
+		watchDeadline(c)
+	}
+	return r.WithContext(c)
+}
+
+// release ends the request's deadline: out of the watcher's list, and its
+// context cancelled, as a WithTimeout's cancel does.
+func (c *scopeCtx) release() {
+	if c.cancel != nil {
+		unwatchDeadline(c)
+		c.cancel(context.Canceled)
+	}
+}
+
+// deadlineTick is how often the watcher looks for requests past their
+// deadline: a request is cut at most this late.
+const deadlineTick = 25 * time.Millisecond
+
+// deadlines lists the requests in flight that have a deadline. One
+// goroutine (runDeadlines) walks it every deadlineTick while it is not
+// empty, and exits after two idle ticks.
+var deadlines struct {
+	mu      sync.Mutex
+	head    *scopeCtx
+	running bool
+}
+
+func watchDeadline(c *scopeCtx) {
+	l := &deadlines
+	l.mu.Lock()
+	c.prev, c.next, c.listed = nil, l.head, true
+	if l.head != nil {
+		l.head.prev = c
+	}
+	l.head = c
+	start := !l.running
+	l.running = true
+	l.mu.Unlock()
+	if start {
+		go runDeadlines()
+	}
+}
+
+func unwatchDeadline(c *scopeCtx) {
+	deadlines.mu.Lock()
+	unlinkDeadline(c)
+	deadlines.mu.Unlock()
+}
+
+// unlinkDeadline takes c off the list; deadlines.mu is held.
+func unlinkDeadline(c *scopeCtx) {
+	if !c.listed {
+		return
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		deadlines.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next, c.listed = nil, nil, false
+}
+
+func runDeadlines() {
+	t := time.NewTicker(deadlineTick)
+	defer t.Stop()
+	var expired []*scopeCtx
+	idle := 0
+	for range t.C {
+		now := time.Now()
+		l := &deadlines
+		l.mu.Lock()
+		for c := l.head; c != nil; {
+			next := c.next
+			if !now.Before(c.deadline) {
+				unlinkDeadline(c)
+				expired = append(expired, c)
+			}
+			c = next
+		}
+		if l.head != nil {
+			idle = 0
+		} else if idle++; idle >= 2 {
+			l.running = false
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		for i, c := range expired {
+			c.expired.Store(true)
+			c.cancel(context.DeadlineExceeded)
+			expired[i] = nil
+		}
+		expired = expired[:0]
+	}
 }
 
 // escapedPath is r.URL.EscapedPath(), computed once per request.
 func escapedPath(r *http.Request) string {
+	if c, ok := r.Context().(*scopeCtx); ok && c.s.escPath != "" {
+		return c.s.escPath
+	}
 	if s, ok := r.Context().Value(scopeKey{}).(*scope); ok && s.escPath != "" {
 		return s.escPath
 	}
@@ -102,18 +273,6 @@ func urlEscapedPath(u *url.URL) string {
 	return u.EscapedPath()
 }
 
-var plainPathBytes = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/") {
-		t[c] = true
-	}
-	return t
-}()
-
-func plainPath(p string) bool {
-	for i := 0; i < len(p); i++ {
-		if !plainPathBytes[p[i]] {
-			return false
-		}
-	}
-	return true
-}
+// plainPath reports whether p is unreserved bytes and "/" only, eight
+// bytes at a time.
+func plainPath(p string) bool { return bytescan.IsURLPlain(p) }

@@ -93,6 +93,12 @@ func (g *Gate) forward(w http.ResponseWriter, r *http.Request, path, query strin
 		g.deny(w, r, policy.Decision{Reason: policy.ReasonMalformedRequest, Detail: "path does not unescape"})
 		return
 	}
+	if s.kind == kindEmbedPage || s.kind == kindEmbedAPI || s.kind == kindEmbedInfo {
+		// Set here, before the reverse proxy copies Metabase's headers
+		// (modifyResponse drops Metabase's own), so the copy does not
+		// rebuild a slice for it.
+		w.Header()["Cache-Control"] = privateNoStore
+	}
 	s.upStart = time.Now()
 	g.proxy.ServeHTTP(w, r)
 }

@@ -15,6 +15,14 @@
 #   UPSTREAM_CPU=1 bash proxy/loadtest/run.sh  # each server its own process, the
 #                                              # upstream on CPU 1 with wrk: the
 #                                              # proxies alone on CPU 0
+#   SCENARIO=defaults bash proxy/loadtest/run.sh  # the configuration's defaults,
+#                                              # on the dashboard's JSON
+#   SCENARIO=herd SIZES=2048 bash proxy/loadtest/run.sh  # 64 connections, one
+#                                              # query, merging on, upstream 2 ms
+#
+# SCENARIO (default lifted: every check on, protections lifted, a card query
+# reaching the upstream every time) is printed at the top with its
+# configuration; see proxy/loadtest/main.go.
 #
 # Each size also prints the median latency of both (wrk's p50 per round)
 # and the gate's added latency, the median of the per-round differences:
@@ -22,41 +30,49 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-ROUNDS=${ROUNDS:-9} DURATION=${DURATION:-3s} CONNS=${CONNS:-64} SESSION=${SESSION:-hs256}
+ROUNDS=${ROUNDS:-9} DURATION=${DURATION:-3s} CONNS=${CONNS:-64} SESSION=${SESSION:-hs256} SCENARIO=${SCENARIO:-lifted}
 bin=$(mktemp -d)/loadtest
 go build -o "$bin" ./proxy/loadtest
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-printf '%-8s %10s %10s %8s  %-28s %s\n' size bare_rps gate_rps ratio 'per-round: min median max' \
-  'p50 µs: bare gate, added'
+header=''
 for size in ${SIZES:-20480 2048}; do
   out=$(mktemp)
   if [ -n "${UPSTREAM_CPU:-}" ]; then
-    taskset -c "$UPSTREAM_CPU" "$bin" -size "$size" -only upstream >/dev/null 2>&1 &
+    taskset -c "$UPSTREAM_CPU" "$bin" -size "$size" -scenario "$SCENARIO" -only upstream >/dev/null 2>&1 &
     pids=$!
-    taskset -c 0 "$bin" -size "$size" -session "$SESSION" -only bare >/dev/null 2>&1 &
+    taskset -c 0 "$bin" -size "$size" -scenario "$SCENARIO" -session "$SESSION" -only bare >/dev/null 2>&1 &
     pids="$pids $!"
-    taskset -c 0 "$bin" -size "$size" -session "$SESSION" -only gate >"$out" 2>&1 &
+    taskset -c 0 "$bin" -size "$size" -scenario "$SCENARIO" -session "$SESSION" -only gate >"$out" 2>&1 &
     pids="$pids $!"
   else
-    taskset -c 0 "$bin" -size "$size" -session "$SESSION" >"$out" 2>&1 &
+    taskset -c 0 "$bin" -size "$size" -scenario "$SCENARIO" -session "$SESSION" >"$out" 2>&1 &
     pids=$!
   fi
   trap 'kill $pids 2>/dev/null || true' EXIT
   for _ in $(seq 50); do grep -q '^COOKIE=' "$out" && break; sleep 0.1; done
   path=$(sed -n 's/^PATH=//p' "$out"); cookie=$(sed -n 's/^COOKIE=//p' "$out")
-  bare=(); gate=(); ratios=(); bl=(); gl=(); added=()
+  if [ -z "$header" ]; then
+    sed -n 's/^SCENARIO=/scenario /p' "$out"
+    echo "$CONNS connections, $ROUNDS interleaved rounds of $DURATION, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-8s %10s %10s %8s  %-28s %s\n' size bare_rps gate_rps ratio 'per-round: min median max' \
+      'p50 µs: bare gate, added'
+    header=1
+  fi
+  bare=(); gate=(); ratios=(); bl=(); gl=(); added=(); refused=0; brefused=0
   # rps prints requests per second and the median latency in µs.
   rps() {
     taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" --latency -H "Cookie: $cookie" "http://127.0.0.1:$1$path" |
       awk '/Requests\/sec/ {r=$2}
            $1=="50%" {v=$2; u=1; if (v ~ /ms$/) u=1000; else if (v ~ /[0-9]s$/) u=1000000; sub(/[a-z]+$/, "", v); l=v*u}
-           END {print r, l}'
+           /Non-2xx/ {n=$NF}
+           END {print r, l, n+0}'
   }
   rps 18081 >/dev/null; rps 18082 >/dev/null # warm both: connections, caches, heap
   for i in $(seq "$ROUNDS"); do
     # Alternate which goes first, so neither always follows the other.
-    if ((i % 2)); then read -r b bp < <(rps 18081); read -r g gp < <(rps 18082)
-    else read -r g gp < <(rps 18082); read -r b bp < <(rps 18081); fi
+    if ((i % 2)); then read -r b bp bn < <(rps 18081); read -r g gp gn < <(rps 18082)
+    else read -r g gp gn < <(rps 18082); read -r b bp bn < <(rps 18081); fi
+    refused=$((refused + gn)); brefused=$((brefused + bn))
     bare+=("$b"); gate+=("$g"); ratios+=("$(echo "$g / $b" | bc -l)")
     bl+=("$bp"); gl+=("$gp"); added+=("$(echo "$gp - $bp" | bc -l)")
   done
@@ -67,4 +83,6 @@ for size in ${SIZES:-20480 2048}; do
     "$(printf '%.3f %.3f %.3f' "$(head -1 <<<"$rs")" "$(median <<<"$rs")" "$(tail -1 <<<"$rs")")" \
     "$(printf '%.0f %.0f, %+.0f (rounds %+.0f to %+.0f)' "$(printf '%s\n' "${bl[@]}" | median)" \
       "$(printf '%s\n' "${gl[@]}" | median)" "$(median <<<"$as")" "$(head -1 <<<"$as")" "$(tail -1 <<<"$as")")"
+  # A refused request is not a served one: say so rather than count it.
+  if ((refused + brefused)); then echo "         non-2xx answers in all rounds: gate $refused, bare $brefused"; fi
 done
