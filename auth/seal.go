@@ -56,6 +56,9 @@ type SSOSession struct {
 	// or, in a ticket, that it may be exchanged for. A session is used only
 	// while the caller's identity still renders this same email.
 	Email string `json:"m,omitempty"`
+	// ID is a ticket's random id (hex), what its single use is remembered
+	// by; empty in a cookie or handle.
+	ID string `json:"j,omitempty"`
 	// IssuedAt and ExpiresAt are Unix seconds.
 	IssuedAt  int64 `json:"i"`
 	ExpiresAt int64 `json:"e"`
@@ -176,8 +179,9 @@ func (s *Sealer) SealSession(purpose string, sess SSOSession) (string, error) {
 // OpenSession opens a session sealed for purpose. It returns the session
 // and nil; nil and an error wrapping ErrSealInvalid; or the session and an
 // error wrapping ErrSealExpired when it opened but its expiry has passed.
-// A session without a tenant, subject or Metabase identity (email), or
-// (except a ticket) without a Metabase key, is invalid: one sealed before
+// A session without a tenant, subject or Metabase identity (email), a
+// ticket without an ID, or (except a ticket) a session without a Metabase
+// key, is invalid: one sealed before
 // the email was bound to it is refused, and its holder signs in again.
 func (s *Sealer) OpenSession(purpose, sealed string) (*SSOSession, error) {
 	pt, err := s.Open(purpose, sealed)
@@ -188,7 +192,8 @@ func (s *Sealer) OpenSession(purpose, sealed string) (*SSOSession, error) {
 	if err := json.Unmarshal(pt, &sess); err != nil {
 		return nil, fmt.Errorf("opening sealed session: %v: %w", err, ErrSealInvalid)
 	}
-	if sess.Tenant == "" || sess.Subject == "" || sess.Email == "" || sess.ExpiresAt == 0 || (purpose != SealTicket && sess.Key == "") {
+	if sess.Tenant == "" || sess.Subject == "" || sess.Email == "" || sess.ExpiresAt == 0 ||
+		(purpose != SealTicket && sess.Key == "") || (purpose == SealTicket && sess.ID == "") {
 		return nil, fmt.Errorf("opening sealed session: missing fields: %w", ErrSealInvalid)
 	}
 	if !s.now().Before(sess.Expiry()) {

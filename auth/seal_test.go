@@ -46,7 +46,11 @@ func TestSealerRoundTripAndRefusals(t *testing.T) {
 	noKey := sess
 	noKey.Key = ""
 	keyless, _ := old.SealSession(SealCookie, noKey)
+	noKey.ID = "0123456789abcdef0123456789abcdef"
 	ticket, _ := old.SealSession(SealTicket, noKey)
+	noID := noKey
+	noID.ID = ""
+	idless, _ := old.SealSession(SealTicket, noID)
 	// Sealed before the Metabase identity was bound to it (issue 12).
 	noEmail := sess
 	noEmail.Email = ""
@@ -65,6 +69,7 @@ func TestSealerRoundTripAndRefusals(t *testing.T) {
 		{"expired", SealCookie, cold, ErrSealExpired},
 		{"session without a key", SealCookie, keyless, ErrSealInvalid},
 		{"ticket without a key", SealTicket, ticket, nil},
+		{"ticket without an id (sealed before single use)", SealTicket, idless, ErrSealInvalid},
 		{"session without a Metabase identity", SealCookie, unbound, ErrSealInvalid},
 		{"ticket without a Metabase identity", SealTicket, unboundTicket, ErrSealInvalid},
 	}

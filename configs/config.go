@@ -162,6 +162,15 @@ type SSOConfig struct {
 	// tenants turned on, or it refuses every sign-in.
 	Tenants          bool     `yaml:"tenants"`           // TENANTGATE_SSO_TENANTS, default false
 	TenantAttributes []string `yaml:"tenant_attributes"` // TENANTGATE_SSO_TENANT_ATTRIBUTES, comma-separated identity claims sent as @tenant.attributes (with the tenant parameter); Metabase keeps a tenant's first values
+	// ExchangeMethod is how the gate hands the SDK's SSO JWT to Metabase:
+	// post (a JSON body, out of Metabase's access log; Metabase since
+	// 2026), get (?jwt=, any Metabase), or auto (post, and get for the
+	// rest of the process once Metabase refuses a JWT POST).
+	ExchangeMethod string `yaml:"exchange_method"` // TENANTGATE_SSO_EXCHANGE_METHOD, default "auto"
+	// Revoke refuses every sealed session, SDK ticket and embed handle of a
+	// tenant or a subject issued before a time ("log out everywhere").
+	// Reloaded on SIGHUP, so every replica agrees without shared state.
+	Revoke []Revocation `yaml:"revoke"` // TENANTGATE_SSO_REVOKE, comma-separated tenant:ID@TIME or subject:ID@TIME (RFC 3339)
 }
 
 // Enabled reports whether SSO is configured.

@@ -41,6 +41,7 @@ const (
 	defaultSSOEmailTemplate      = "{{ .Subject }}+{{ .Tenant }}@tenantgate.invalid"
 	defaultSessionSubjectClaim   = "sub"
 	defaultSSOCookieSameSite     = "lax"
+	defaultSSOExchangeMethod     = "auto"
 )
 
 // ApplyDefaults sets every zero-valued setting that has a default to that
@@ -96,6 +97,7 @@ func (c *Config) ApplyDefaults() {
 
 	str(&c.SSO.EmailTemplate, defaultSSOEmailTemplate)
 	str(&c.SSO.CookieSameSite, defaultSSOCookieSameSite)
+	str(&c.SSO.ExchangeMethod, defaultSSOExchangeMethod)
 }
 
 func str(p *string, d string) {

@@ -219,7 +219,7 @@ func plainTypeError(msg string) string {
 type binding struct {
 	env string // the variable
 	key string // the YAML key path, for messages and tests
-	ptr any    // *string, *Secret, *[]string, *[]Secret, *map[string]string, *bool, *int or *time.Duration
+	ptr any    // *string, *Secret, *[]string, *[]Secret, *map[string]string, *[]Revocation, *bool, *int or *time.Duration
 	sep string // list separator: " " (any whitespace) or ","
 }
 
@@ -301,6 +301,8 @@ func (c *Config) bindings() []binding {
 		{"TENANTGATE_SSO_DATASET", "sso.dataset", &c.SSO.Dataset, ""},
 		{"TENANTGATE_SSO_TENANTS", "sso.tenants", &c.SSO.Tenants, ""},
 		{"TENANTGATE_SSO_TENANT_ATTRIBUTES", "sso.tenant_attributes", &c.SSO.TenantAttributes, ","},
+		{"TENANTGATE_SSO_EXCHANGE_METHOD", "sso.exchange_method", &c.SSO.ExchangeMethod, ""},
+		{"TENANTGATE_SSO_REVOKE", "sso.revoke", &c.SSO.Revoke, ","},
 	}
 }
 
@@ -381,6 +383,16 @@ func (b binding) set(v string) error {
 			m[k] = val
 		}
 		*p = m
+	case *[]Revocation:
+		var rs []Revocation
+		for _, item := range splitList(v, b.sep) {
+			r, err := parseRevocation(item)
+			if err != nil {
+				return fmt.Errorf("%s (%s): %q: %w", b.env, b.key, item, err)
+			}
+			rs = append(rs, r)
+		}
+		*p = rs
 	case *bool:
 		x, err := strconv.ParseBool(v)
 		if err != nil {
@@ -436,3 +448,24 @@ func splitList(v, sep string) []string {
 }
 
 func trimNewline(s string) string { return strings.TrimRight(s, "\r\n") }
+
+// parseRevocation reads one entry of TENANTGATE_SSO_REVOKE: tenant:ID@TIME
+// or subject:ID@TIME, TIME in RFC 3339 (which has no "@": the last one
+// splits). A revocation of both at once is YAML only.
+func parseRevocation(s string) (Revocation, error) {
+	kind, rest, ok := strings.Cut(strings.TrimSpace(s), ":")
+	at := strings.LastIndexByte(rest, '@')
+	if !ok || at <= 0 {
+		return Revocation{}, errors.New("must be tenant:ID@TIME or subject:ID@TIME, TIME in RFC 3339 such as 2026-12-01T10:00:00Z")
+	}
+	r := Revocation{Before: rest[at+1:]}
+	switch kind {
+	case "tenant":
+		r.Tenant = rest[:at]
+	case "subject":
+		r.Subject = rest[:at]
+	default:
+		return Revocation{}, fmt.Errorf("revokes a tenant or a subject, not %q", kind)
+	}
+	return r, nil
+}

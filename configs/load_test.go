@@ -41,7 +41,7 @@ func TestLoadNoFileGivesDefaults(t *testing.T) {
 		Protect:     ProtectConfig{MergeMaxBytes: 4 << 20, TenantRate: 200, TenantBurst: 400, TenantConcurrency: 64, AssetCacheBytes: 64 << 20, TenantMaxWait: time.Second, MicroCacheBytes: 64 << 20},
 		Log:         LogConfig{Level: "info"},
 		Audit:       AuditConfig{Interval: 60 * time.Second, MaxStaleness: 10 * time.Minute},
-		SSO:         SSOConfig{EmailTemplate: "{{ .Subject }}+{{ .Tenant }}@tenantgate.invalid", CookieSameSite: "lax"},
+		SSO:         SSOConfig{EmailTemplate: "{{ .Subject }}+{{ .Tenant }}@tenantgate.invalid", CookieSameSite: "lax", ExchangeMethod: "auto"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
@@ -197,6 +197,9 @@ var envCases = []struct {
 	{"TENANTGATE_SSO_DATASET", "true", func(c *Config) any { return c.SSO.Dataset }, true},
 	{"TENANTGATE_SSO_TENANTS", "true", func(c *Config) any { return c.SSO.Tenants }, true},
 	{"TENANTGATE_SSO_TENANT_ATTRIBUTES", "plan, seats", func(c *Config) any { return c.SSO.TenantAttributes }, []string{"plan", "seats"}},
+	{"TENANTGATE_SSO_EXCHANGE_METHOD", "get", func(c *Config) any { return c.SSO.ExchangeMethod }, "get"},
+	{"TENANTGATE_SSO_REVOKE", "tenant:acme@2026-12-01T10:00:00Z, subject:u1@x.example@2026-12-02T00:00:00+01:00", func(c *Config) any { return c.SSO.Revoke },
+		[]Revocation{{Tenant: "acme", Before: "2026-12-01T10:00:00Z"}, {Subject: "u1@x.example", Before: "2026-12-02T00:00:00+01:00"}}},
 }
 
 func TestEnvOverridesEveryField(t *testing.T) {

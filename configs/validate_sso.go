@@ -26,6 +26,23 @@ func (c *Config) validateSSO(p *problems) {
 	if s.Partitioned && s.CookieSameSite != "none" {
 		p.addf("TENANTGATE_SSO_PARTITIONED (sso.partitioned) is on but TENANTGATE_SSO_COOKIE_SAMESITE (sso.cookie_samesite) is %q: a partitioned cookie is for a third-party iframe and needs samesite none (and HTTPS)", s.CookieSameSite)
 	}
+	switch s.ExchangeMethod {
+	case "auto", "post", "get":
+	default:
+		p.addf("TENANTGATE_SSO_EXCHANGE_METHOD (sso.exchange_method) %q is not an exchange method: use auto, post or get", s.ExchangeMethod)
+	}
+	for i, r := range s.Revoke {
+		name := fmt.Sprintf("TENANTGATE_SSO_REVOKE (sso.revoke[%d])", i)
+		if strings.TrimSpace(r.Tenant) == "" && strings.TrimSpace(r.Subject) == "" {
+			p.addf("%s names neither a tenant nor a subject: it would revoke nothing, or read as everyone; set tenant, subject or both", name)
+		}
+		if r.Tenant != strings.TrimSpace(r.Tenant) || r.Subject != strings.TrimSpace(r.Subject) {
+			p.addf("%s has spaces around its tenant or subject, which would match no caller: remove them", name)
+		}
+		if _, err := r.BeforeTime(); err != nil {
+			p.addf("%s before %q is not an RFC 3339 time such as 2026-12-01T10:00:00Z (with its zone)", name, r.Before)
+		}
+	}
 	if strings.TrimSpace(s.EmailTemplate) == "" {
 		p.addf("TENANTGATE_SSO_EMAIL_TEMPLATE (sso.email_template) is blank: unset it for %q, or give a template such as \"{{ .Subject }}+{{ .Tenant }}@sso.example\"", defaultSSOEmailTemplate)
 	} else if _, err := ParseEmailTemplate(s.EmailTemplate, s.Tenants); err != nil {

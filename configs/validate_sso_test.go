@@ -37,6 +37,14 @@ func TestValidateSSO(t *testing.T) {
 		},
 			[]string{"attributes[0]) is \"email\"", "attributes[1]) is \"organization_id\", the tenant attribute", "attributes[2]) is \"exp\"",
 				"attributes[3]) is \"@tenant\"", "attributes[5]) repeats", "attributes[6]) is empty"}},
+		{"exchange methods", func(c *Config) { c.SSO.ExchangeMethod = "post" }, nil},
+		{"bad exchange method", func(c *Config) { c.SSO.ExchangeMethod = "POST" }, []string{`(sso.exchange_method) "POST" is not an exchange method`}},
+		{"revocations", func(c *Config) {
+			c.SSO.Revoke = []Revocation{{Tenant: "acme", Before: "2026-12-01T10:00:00Z"}, {Tenant: "acme", Subject: "u1", Before: "2026-12-01T10:00:00+01:00"}}
+		}, nil},
+		{"bad revocations", func(c *Config) {
+			c.SSO.Revoke = []Revocation{{Before: "2026-12-01T10:00:00Z"}, {Tenant: "acme", Before: "2026-12-01"}, {Subject: " u1", Before: "2026-12-01T10:00:00Z"}}
+		}, []string{"(sso.revoke[0]) names neither a tenant nor a subject", `(sso.revoke[1]) before "2026-12-01" is not an RFC 3339 time`, "(sso.revoke[2]) has spaces"}},
 		{"samesite and partitioned", func(c *Config) { c.SSO.CookieSameSite, c.SSO.Partitioned = "lax", true },
 			[]string{"TENANTGATE_SSO_PARTITIONED (sso.partitioned) is on"}},
 		{"bad samesite", func(c *Config) { c.SSO.CookieSameSite = "None" }, []string{`"None" is not a SameSite value`}},

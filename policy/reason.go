@@ -48,6 +48,7 @@ const (
 	ReasonSSOSessionMismatch Reason = "sso-session-mismatch"
 	ReasonSSOTokenInvalid    Reason = "sso-token-invalid"
 	ReasonSSOExchangeFailed  Reason = "sso-exchange-failed"
+	ReasonPublicURLUnknown   Reason = "public-url-unknown"
 )
 
 // Reasons lists every reason, for docs, metrics pre-binding and tests.
@@ -61,7 +62,7 @@ var Reasons = []Reason{
 	ReasonMalformedRequest, ReasonRequestTooLarge, ReasonUpgradeNotAllowed, ReasonIdentityUnavailable, ReasonRateLimited,
 	ReasonUpstreamUnavailable, ReasonUpstreamTimeout, ReasonUpstreamRejectedToken, ReasonInternal,
 	ReasonSSORequired, ReasonSSOSessionInvalid, ReasonSSOSessionExpired, ReasonSSOSessionMismatch,
-	ReasonSSOTokenInvalid, ReasonSSOExchangeFailed,
+	ReasonSSOTokenInvalid, ReasonSSOExchangeFailed, ReasonPublicURLUnknown,
 }
 
 var reasonInfo = map[Reason]struct {
@@ -103,6 +104,7 @@ var reasonInfo = map[Reason]struct {
 	ReasonSSOSessionMismatch:    {http.StatusUnauthorized, "This analytics session belongs to another user or organization. Reload the page to sign in again."},
 	ReasonSSOTokenInvalid:       {http.StatusForbidden, "This sign-in token is not one the gateway issued to you."},
 	ReasonSSOExchangeFailed:     {http.StatusBadGateway, "Signing in to analytics failed. Try again shortly."},
+	ReasonPublicURLUnknown:      {http.StatusInternalServerError, "The gateway is not configured with its public address, so analytics cannot sign in. Ask your administrator to set TENANTGATE_PUBLIC_URL."},
 }
 
 // Status is the HTTP status a denial with this reason answers.

@@ -17,6 +17,7 @@ import (
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/metrics"
 	"github.com/tenantgate/tenantgate/policy"
+	"github.com/tenantgate/tenantgate/proxy/sso"
 )
 
 // Options are the parts a Gate is built from. All are required except
@@ -61,8 +62,8 @@ type Gate struct {
 	merge  *merger // nil when merging is off
 	fair   *fairness
 	assets *assetCache
-	guard  *Guard   // nil: no audit of Metabase
-	sso    *ssoGate // nil: SSO off (no MB_JWT_SHARED_SECRET)
+	guard  *Guard       // nil: no audit of Metabase
+	sso    *sso.Surface // nil: SSO off (no MB_JWT_SHARED_SECRET)
 	creds  *auth.CredentialDetector
 	keys   keyProbe   // the last check of the gate's keys against Metabase
 	fw     forwarding // what Metabase is told of the browser's side
@@ -119,7 +120,9 @@ func New(o Options) (*Gate, error) {
 	}
 	g.proxy = g.newReverseProxy(rt)
 	if o.Config.SSO.Enabled() {
-		if g.sso, err = newSSOGate(o.Config, rt, g.prefix); err != nil {
+		g.sso, err = sso.New(sso.Options{Config: o.Config, Host: ssoHost{g}, Metrics: o.Metrics, Logger: o.Logger,
+			Upstream: up, Transport: rt, Now: g.now, Prefix: g.prefix})
+		if err != nil {
 			return nil, fmt.Errorf("proxy.New: %w", err)
 		}
 	}
@@ -183,7 +186,7 @@ func (g *Gate) router() http.Handler {
 	m.Handle("/api/session/properties", g.named(routeProperties, g.serveProperties)).Methods(http.MethodGet)
 	m.Handle("/api/geojson/{key:[A-Za-z0-9_-]+}", g.named(routeGeoJSON, g.serveGeoJSON)).Methods(http.MethodGet)
 	if g.sso != nil {
-		g.ssoRoutes(m) // after the routes above, which keep their paths
+		g.sso.Routes(m, g.named) // after the routes above, which keep their paths
 	}
 	notAllowed := func(reason policy.Reason, detail string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

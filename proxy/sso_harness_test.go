@@ -13,12 +13,25 @@ import (
 
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/proxy/metabasetest"
+	"github.com/tenantgate/tenantgate/proxy/sso"
 )
+
+// ssoCookieName is the sealed cookie's name, as browsers see it.
+const ssoCookieName = sso.CookieName
+
+// sdkSession is the SDK's answer to /auth/sso with a ticket.
+type sdkSession struct {
+	Status string `json:"status"`
+	ID     string `json:"id"`
+	Exp    int64  `json:"exp"`
+	Iat    int64  `json:"iat"`
+}
 
 const (
 	testSSOSecret  = "sso-shared-secret-0123456789abcdef0123456789"
 	testSealKey    = "seal-key-0123456789abcdef0123456789abcdef"
 	testSSOPrefix  = "/analytics"
+	testPublicURL  = "https://app.example"
 	sdkClient      = "embedding-sdk-react"
 	embeddedGroup  = "Embedded customers"
 	appGroupCustom = "customer"
@@ -47,6 +60,7 @@ func newSSOHarnessMB(t *testing.T, mb metabasetest.SSOOptions, tweak func(*confi
 	cfg.Handles.Secrets = []configs.Secret{testHandleKey}
 	cfg.FrameAncestors = []string{"'self'"}
 	cfg.PublicPrefix = testSSOPrefix
+	cfg.PublicURL = testPublicURL
 	cfg.SSO = configs.SSOConfig{
 		JWTSharedSecret: testSSOSecret,
 		SealingKeys:     []configs.Secret{testSealKey},

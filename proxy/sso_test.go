@@ -6,13 +6,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tenantgate/tenantgate/auth"
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/proxy/metabasetest"
 )
@@ -238,7 +241,7 @@ func TestSSOSDKFlow(t *testing.T) {
 
 	// Discovery is answered by the gate, pointing at its JWT provider.
 	w := h.send("GET", testSSOPrefix+"/auth/sso?preferred_method=jwt", bob, http.Header{"X-Metabase-Client": {sdkClient}}, "")
-	if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != `{"method":"jwt","url":"/analytics/.tenantgate/sdk/jwt"}` {
+	if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != `{"method":"jwt","url":"https://app.example/analytics/.tenantgate/sdk/jwt"}` {
 		t.Errorf("discovery: %d %s", w.Code, w.Body)
 	}
 	if n := len(h.mb.Requests()); n != 0 {
@@ -380,7 +383,11 @@ func TestSSOSealedSessionBoundToAppSessionExpiry(t *testing.T) {
 	if d := time.Until(c[0].Expires); d > 91*time.Second || d < 80*time.Second {
 		t.Errorf("cookie expires in %s, want the app session's 90s", d)
 	}
-	sess, err := h.stack.Gate.sso.sealer.OpenSession("cookie", c[0].Value)
+	sealer, err := auth.NewSealer([]string{testSealKey}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := sealer.OpenSession("cookie", c[0].Value)
 	if err != nil || time.Until(sess.Expiry()) > 91*time.Second || sess.Tenant != "acme" || sess.Subject != "alice" {
 		t.Errorf("sealed session %+v, %v", sess, err)
 	}
@@ -495,5 +502,178 @@ func TestSSOQueriesAreNeverShared(t *testing.T) {
 	wg.Wait()
 	if n := queries(); n != 13 {
 		t.Errorf("Metabase ran %d of 13 identical SSO queries: some were shared", n)
+	}
+}
+
+// TestSDKDiscoveryOrigin: the discovery's url is absolute, on the public
+// origin from configuration or a trusted proxy's forwarding headers, never
+// the client's Host or a spoofed header; with neither it fails closed.
+func TestSDKDiscoveryOrigin(t *testing.T) {
+	const trusted, outside = "10.1.2.3:5000", "192.0.2.7:5000"
+	tests := []struct {
+		name       string
+		publicURL  string
+		remote     string
+		hdr        http.Header
+		wantStatus int
+		wantURL    string
+	}{
+		{"public URL", testPublicURL, outside, nil, 200, testPublicURL + "/analytics/.tenantgate/sdk/jwt"},
+		{"public URL beats a trusted proxy's headers", testPublicURL, trusted,
+			http.Header{"X-Forwarded-Proto": {"http"}, "X-Forwarded-Host": {"other.example"}}, 200, testPublicURL + "/analytics/.tenantgate/sdk/jwt"},
+		{"trusted proxy's headers", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"BI.example:8443"}}, 200, "https://bi.example:8443/analytics/.tenantgate/sdk/jwt"},
+		{"trusted proxy, IPv6 host", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"[2001:db8::1]:443"}}, 200, "https://[2001:db8::1]:443/analytics/.tenantgate/sdk/jwt"},
+		{"no public URL, client's Host only", "", outside, http.Header{"Host": {"evil.example"}}, 500, ""},
+		{"spoofed headers from outside", "", outside,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"evil.example"}}, 500, ""},
+		{"trusted proxy, no proto", "", trusted, http.Header{"X-Forwarded-Host": {"bi.example"}}, 500, ""},
+		{"trusted proxy, two hosts", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"bi.example", "evil.example"}}, 500, ""},
+		{"trusted proxy, host with a path", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"evil.example/x"}}, 500, ""},
+		{"trusted proxy, host with user info", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"bi.example@evil.example"}}, 500, ""},
+		{"trusted proxy, bad port", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"bi.example:0"}}, 500, ""},
+		{"trusted proxy, javascript proto", "", trusted,
+			http.Header{"X-Forwarded-Proto": {"javascript"}, "X-Forwarded-Host": {"bi.example"}}, 500, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newSSOHarness(t, func(c *configs.Config) { c.PublicURL, c.TrustedProxies = tt.publicURL, []string{"10.0.0.0/8"} })
+			r := httptest.NewRequest("GET", testSSOPrefix+"/auth/sso?preferred_method=jwt", nil)
+			r.RemoteAddr = tt.remote
+			for k, vs := range tt.hdr {
+				if k == "Host" {
+					r.Host = vs[0]
+					continue
+				}
+				r.Header[k] = vs
+			}
+			r.Header.Set("X-Metabase-Client", sdkClient)
+			r.AddCookie(&http.Cookie{Name: h.cfg.Session.Cookie, Value: ssoSession("bob", "globex", time.Hour)})
+			w := httptest.NewRecorder()
+			h.stack.Gate.ServeHTTP(w, r)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d: %s", w.Code, tt.wantStatus, w.Body)
+			}
+			if tt.wantStatus != 200 {
+				if got := reason(w); got != "public-url-unknown" {
+					t.Errorf("reason = %q, want public-url-unknown", got)
+				}
+				if tt.publicURL == "" && h.logs.FilterMessageSnippet("no TENANTGATE_PUBLIC_URL: the SDK's discovery").Len() != 1 {
+					t.Error("no start-up warning about the missing public URL")
+				}
+				return
+			}
+			var got struct{ URL, Method string }
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.URL != tt.wantURL || got.Method != "jwt" {
+				t.Errorf("discovery = %s, want url %s", w.Body, tt.wantURL)
+			}
+			if _, err := url.Parse(got.URL); err != nil || !strings.HasPrefix(got.URL, "http") {
+				t.Errorf("url %q is not absolute", got.URL)
+			}
+		})
+	}
+}
+
+// sdkTicket asks the gate's JWT provider for a ticket for sess.
+func (h *harness) sdkTicket(sess string) string {
+	h.t.Helper()
+	w := h.send("GET", testSSOPrefix+"/.tenantgate/sdk/jwt?response=json", sess, nil, "")
+	var tk struct{ JWT string }
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &tk) != nil || tk.JWT == "" {
+		h.t.Fatalf("JWT provider: %d %s", w.Code, w.Body)
+	}
+	return tk.JWT
+}
+
+// TestSSOAuthPOST: POST /auth/sso with {"jwt": ticket}, as the 2026 SDK
+// sends it, takes the same checks as GET, a strict body, and a ticket
+// only once (by POST or GET); nothing refused reaches Metabase.
+func TestSSOAuthPOST(t *testing.T) {
+	h := newSSOHarness(t, nil)
+	alice, bob := ssoSession("alice", "acme", time.Hour), ssoSession("bob", "globex", time.Hour)
+	sdk := func(ct string) http.Header {
+		hd := http.Header{"X-Metabase-Client": {sdkClient}}
+		if ct != "" {
+			hd.Set("Content-Type", ct)
+		}
+		return hd
+	}
+	body := func(tk string) string { b, _ := json.Marshal(map[string]string{"jwt": tk}); return string(b) }
+	spent := h.sdkTicket(alice)
+	if w := h.send("POST", testSSOPrefix+"/auth/sso", alice, sdk("application/json"), body(spent)); w.Code != http.StatusOK {
+		t.Fatalf("first use of a ticket: %d %s", w.Code, w.Body)
+	}
+	tests := []struct {
+		name       string
+		sess       string
+		target     string
+		hdr        http.Header
+		body       func() string
+		wantStatus int
+		wantReason string
+	}{
+		{"own ticket", alice, "/auth/sso", sdk("application/json"), func() string { return body(h.sdkTicket(alice)) }, 200, ""},
+		{"own ticket, charset utf-8, embed.js", alice, "/auth/sso",
+			http.Header{"X-Metabase-Client": {"embedding-simple"}, "Content-Type": {"application/json; charset=UTF-8"}},
+			func() string { return " {\"jwt\" : " + strconv.Quote(h.sdkTicket(alice)) + "}\n" }, 200, ""},
+		{"replayed ticket by POST", alice, "/auth/sso", sdk("application/json"), func() string { return body(spent) }, 403, "sso-token-invalid"},
+		{"replayed ticket by GET", alice, "/auth/sso?jwt=" + url.QueryEscape(spent), sdk(""), func() string { return "" }, 403, "sso-token-invalid"},
+		{"another tenant's ticket", bob, "/auth/sso", sdk("application/json"), func() string { return body(h.sdkTicket(alice)) }, 403, "tenant-mismatch"},
+		{"a ticket in the query too", alice, "/auth/sso?jwt=x", sdk("application/json"), func() string { return body(h.sdkTicket(alice)) }, 400, "param-not-allowed"},
+		{"from a browser", alice, "/auth/sso", http.Header{"Content-Type": {"application/json"}}, func() string { return body(h.sdkTicket(alice)) }, 403, "route-not-allowed"},
+		{"no Content-Type", alice, "/auth/sso", sdk(""), func() string { return body(h.sdkTicket(alice)) }, 400, "malformed-request"},
+		{"form Content-Type", alice, "/auth/sso", sdk("application/x-www-form-urlencoded"), func() string { return "jwt=" + h.sdkTicket(alice) }, 400, "malformed-request"},
+		{"other charset", alice, "/auth/sso", sdk("application/json; charset=utf-16"), func() string { return body(h.sdkTicket(alice)) }, 400, "malformed-request"},
+		{"unknown key", alice, "/auth/sso", sdk("application/json"), func() string {
+			return `{"jwt":` + strconv.Quote(h.sdkTicket(alice)) + `,"return_to":"/"}`
+		}, 400, "malformed-request"},
+		{"two jwt keys", alice, "/auth/sso", sdk("application/json"), func() string {
+			return `{"jwt":` + strconv.Quote(h.sdkTicket(alice)) + `,"jwt":` + strconv.Quote(h.sdkTicket(bob)) + `}`
+		}, 400, "malformed-request"},
+		{"jwt not a string", alice, "/auth/sso", sdk("application/json"), func() string { return `{"jwt":{"t":"x"}}` }, 400, "malformed-request"},
+		{"empty jwt", alice, "/auth/sso", sdk("application/json"), func() string { return `{"jwt":""}` }, 400, "malformed-request"},
+		{"empty object", alice, "/auth/sso", sdk("application/json"), func() string { return `{}` }, 400, "malformed-request"},
+		{"a second value after it", alice, "/auth/sso", sdk("application/json"), func() string { return body(h.sdkTicket(alice)) + "{}" }, 400, "malformed-request"},
+		{"an array", alice, "/auth/sso", sdk("application/json"), func() string { return `[` + body(h.sdkTicket(alice)) + `]` }, 400, "malformed-request"},
+		{"too large", alice, "/auth/sso", sdk("application/json"), func() string { return `{"jwt":"` + strings.Repeat("A", 9000) + `"}` }, 431, "request-too-large"},
+		{"a forged ticket", alice, "/auth/sso", sdk("application/json"), func() string { return body("eyJhbGciOiJIUzI1NiJ9.e30.sig") }, 403, "sso-token-invalid"},
+		{"no app session", "", "/auth/sso", sdk("application/json"), func() string { return body(h.sdkTicket(alice)) }, 401, "no-session"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h.t = t
+			b := tt.body()
+			h.mb.Reset()
+			method := "POST"
+			if b == "" {
+				method = "GET"
+			}
+			w := h.send(method, testSSOPrefix+tt.target, tt.sess, tt.hdr, b)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d: %s", w.Code, tt.wantStatus, w.Body)
+			}
+			ex := ssoExchanges(t, h)
+			if tt.wantStatus != 200 {
+				if got := reason(w); got != tt.wantReason {
+					t.Errorf("reason = %q, want %q", got, tt.wantReason)
+				}
+				if len(ex) != 0 {
+					t.Errorf("a refused POST reached Metabase's /auth/sso %d times", len(ex))
+				}
+				return
+			}
+			var s sdkSession
+			if json.Unmarshal(w.Body.Bytes(), &s) != nil || s.Status != "ok" || s.ID == "" || s.Exp == 0 {
+				t.Errorf("session answer %s", w.Body)
+			}
+			if len(ex) != 1 {
+				t.Errorf("exchanges = %d, want 1", len(ex))
+			}
+		})
 	}
 }

@@ -550,7 +550,9 @@ func (m *model) opSDKSignIn(a *actor) op {
 		rq := req{method: "GET", target: testSSOPrefix + "/auth/sso?jwt=" + url.QueryEscape(tk.JWT), hdr: sdkHdr()}
 		if post {
 			b, _ := json.Marshal(map[string]string{"jwt": tk.JWT})
-			rq = req{method: "POST", target: testSSOPrefix + "/auth/sso", body: string(b), hdr: sdkHdr()}
+			hdr := sdkHdr()
+			hdr.Set("Content-Type", "application/json") // as the SDK's jwt.ts sends it
+			rq = req{method: "POST", target: testSSOPrefix + "/auth/sso", body: string(b), hdr: hdr}
 		}
 		sx := m.send(a, rq)
 		ex = append(ex, sx...)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/policy"
+	"github.com/tenantgate/tenantgate/proxy/sso"
 )
 
 // newTransport is tuned for one upstream: many idle connections, bounded
@@ -98,7 +99,7 @@ func (g *Gate) forward(w http.ResponseWriter, r *http.Request, path, query strin
 
 // upstreamError turns a failed round trip into a fast JSON 502/504.
 func (g *Gate) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, errSSOSessionEnded) {
+	if errors.Is(err, sso.ErrSessionEnded) {
 		g.ssoSessionEnded(w, r)
 		return
 	}

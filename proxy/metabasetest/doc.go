@@ -82,7 +82,10 @@
 // variant (302 to return_to with metabase.SESSION, metabase.TIMEOUT and
 // metabase.DEVICE; a return_to on another host is 400 "Invalid redirect
 // URL") and its SDK variant (X-Metabase-Client: discovery {url, method},
-// then {status, id, exp, iat}; 402 when the flavour is off); HS256 only,
+// then {status, id, exp, iat}; 402 when the flavour is off), and since
+// 2026 the SDK variant by POST with a JSON body {"jwt"} (ssopost.go; the
+// query's and the body's params merged; SSO.RefusePOST: 501 as before
+// 2026); HS256 only,
 // exp and nbf without leeway, an iat older than 180 s refused, email
 // required, users provisioned (or refused with provisioning off), names and
 // attributes (strings kept, numbers and booleans as text, the rest and
@@ -100,7 +103,8 @@
 // card queries are ignored. The app's pages (/dashboard/..., /question/...,
 // /collection/..., /search) are served, to anyone, only with SSO on. Tests
 // read User, Users, SessionUser and SessionKeys, and end sessions with
-// EndSessions.
+// EndSessions. DELETE /api/session ends the session of the request's key
+// (204; none: 404), as Metabase's logout does (ssopost.go).
 //
 // Users are keyed by email (any case) and every request reads the user's
 // attributes as they are now, so two sign-ins of one email for two

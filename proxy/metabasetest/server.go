@@ -63,6 +63,9 @@ type Request struct {
 	// Claims is Token's decoded payload when its HS256 signature verifies
 	// with the secret (expiry and claims not checked); nil otherwise.
 	Claims map[string]any
+	// Body is the body of a POST /auth/sso (where the SDK's JWT rides
+	// since 2026), at most 64 KiB; empty for any other request.
+	Body string
 	// Status is the status the stand-in answered, set when the response
 	// header is written (0 until then).
 	Status int
@@ -162,6 +165,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RawQuery: r.URL.RawQuery,
 		Header:   r.Header.Clone(),
 		Token:    tokenSegment(path),
+		Body:     readSSOBody(r, path),
 	}
 	if rec.Token != "" {
 		rec.Claims = s.verifiedClaims(rec.Token)

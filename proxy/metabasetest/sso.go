@@ -51,12 +51,15 @@ type SSOOptions struct {
 	// first use with the JWT's @tenant.attributes. Off, a JWT that names a
 	// tenant is refused.
 	Tenants bool
+	// RefusePOST is Metabase before 2026: POST /auth/sso is refused for
+	// JWT (501 error-post-jwt-not-valid), GET is the only exchange
+	// (ssopost.go).
+	RefusePOST bool
 }
 
 // Texts of SSO and the session API.
 const (
 	msgSSODisabled      = "SSO has not been enabled and/or configured"
-	msgSSOPost          = "POST not valid for JWT SSO requests"
 	msgInvalidRedirect  = "Invalid redirect URL"
 	msgMissingEmail     = "JWT token missing email claim"
 	msgTooOld           = "Token is older than max-age (180)"
@@ -313,8 +316,9 @@ func (s *Server) serveAuthSSO(w http.ResponseWriter, r *http.Request) {
 		return
 	case http.MethodGet:
 	case http.MethodPost:
-		writeSSOError(w, http.StatusBadRequest, msgSSOPost, "error")
-		return
+		if !s.acceptSSOPost(w, r) { // ssopost.go
+			return
+		}
 	default:
 		writeText(w, http.StatusNotFound, msgNoEndpoint)
 		return
@@ -333,7 +337,7 @@ func (s *Server) serveAuthSSO(w http.ResponseWriter, r *http.Request) {
 		writeSSOError(w, http.StatusPaymentRequired, msgSimpleDisabled, "error-embedding-simple-disabled")
 		return
 	}
-	q := r.URL.Query()
+	q := ssoParams(r) // the query, and a POST's JSON body (ssopost.go)
 	jwt := q.Get("jwt")
 	if jwt == "" {
 		if sdk {
@@ -678,6 +682,9 @@ func sessionRoute(path string) bool {
 func (s *Server) serveSessionAPI(w http.ResponseWriter, r *http.Request, path string) bool {
 	if strings.HasPrefix(path, "/api/embed/") || path == "/api/health" || path == "/api/session/properties" || r.Method == http.MethodOptions {
 		return false
+	}
+	if s.serveLogout(w, r, path) { // DELETE /api/session (ssopost.go)
+		return true
 	}
 	key, present := sessionKey(r)
 	s.sso.mu.Lock()
