@@ -62,10 +62,22 @@ func ssoExchanges(t *testing.T, h *harness) []metabasetest.Request {
 
 func jwtOf(t *testing.T, r metabasetest.Request) string {
 	t.Helper()
-	q, err := url.ParseQuery(r.RawQuery)
-	if err != nil {
-		t.Fatal(err)
+	tok := exchangedJWT(r)
+	if tok == "" {
+		t.Fatalf("%s /auth/sso carried no jwt (query %q, body %q)", r.Method, r.RawQuery, r.Body)
 	}
+	return tok
+}
+
+// exchangedJWT is the SSO JWT of an /auth/sso request the stand-in
+// received: a POST's JSON body, or a GET's query.
+func exchangedJWT(r metabasetest.Request) string {
+	if r.Method == http.MethodPost {
+		var b struct{ JWT string }
+		_ = json.Unmarshal([]byte(r.Body), &b)
+		return b.JWT
+	}
+	q, _ := url.ParseQuery(r.RawQuery)
 	return q.Get("jwt")
 }
 
@@ -673,6 +685,67 @@ func TestSSOAuthPOST(t *testing.T) {
 			}
 			if len(ex) != 1 {
 				t.Errorf("exchanges = %d, want 1", len(ex))
+			}
+		})
+	}
+}
+
+// TestSSOExchangeMethod: the gate's own SDK exchange posts the SSO JWT in a
+// JSON body (never in Metabase's URL) when Metabase serves POST, and falls
+// back to GET for a Metabase that refuses it (auto: once, then GET only);
+// the interactive sign-in always uses GET.
+func TestSSOExchangeMethod(t *testing.T) {
+	tests := []struct {
+		name       string
+		method     string
+		refusePOST bool
+		want       [][]string // per SDK sign-in, the methods of its exchanges
+		wantOK     bool
+		wantWarn   int
+	}{
+		{"auto, current Metabase", "auto", false, [][]string{{"POST"}, {"POST"}}, true, 0},
+		{"auto, Metabase before 2026", "auto", true, [][]string{{"POST", "GET"}, {"GET"}}, true, 1},
+		{"post, current Metabase", "post", false, [][]string{{"POST"}, {"POST"}}, true, 0},
+		{"post, Metabase before 2026", "post", true, [][]string{{"POST"}, {"POST"}}, false, 0},
+		{"get, current Metabase", "get", false, [][]string{{"GET"}, {"GET"}}, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newSSOHarnessMB(t, metabasetest.SSOOptions{RefusePOST: tt.refusePOST}, func(c *configs.Config) { c.SSO.ExchangeMethod = tt.method })
+			bob := ssoSession("bob", "globex", time.Hour)
+			for i, want := range tt.want {
+				h.mb.Reset()
+				tk := h.sdkTicket(bob)
+				w := h.send("POST", testSSOPrefix+"/auth/sso", bob, http.Header{"X-Metabase-Client": {sdkClient}, "Content-Type": {"application/json"}},
+					`{"jwt":`+strconv.Quote(tk)+`}`)
+				if (w.Code == http.StatusOK) != tt.wantOK {
+					t.Fatalf("sign-in %d: %d %s", i, w.Code, w.Body)
+				}
+				if !tt.wantOK && reason(w) != "sso-exchange-failed" {
+					t.Errorf("reason = %q, want sso-exchange-failed", reason(w))
+				}
+				var got []string
+				for _, ex := range ssoExchanges(t, h) {
+					got = append(got, ex.Method)
+					if ex.Method == "POST" && (ex.RawQuery != "" || ex.Header.Get("Content-Type") != "application/json") {
+						t.Errorf("POST exchange with query %q, Content-Type %q", ex.RawQuery, ex.Header.Get("Content-Type"))
+					}
+					if _, claims := verifyHS256(t, jwtOf(t, ex), testSSOSecret); claims["organization_id"] != "globex" {
+						t.Errorf("exchanged claims %v", claims)
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("sign-in %d: exchanges %v, want %v", i, got, want)
+				}
+			}
+			if n := h.logs.FilterMessageSnippet("Metabase refuses POST /auth/sso").Len(); n != tt.wantWarn {
+				t.Errorf("%d fallback warnings, want %d", n, tt.wantWarn)
+			}
+			// The interactive sign-in needs Metabase's 302: always GET.
+			h.mb.Reset()
+			h.signIn(bob, "/dashboard/1")
+			if ex := ssoExchanges(t, h); len(ex) != 1 || ex[0].Method != "GET" || !strings.Contains(ex[0].RawQuery, "return_to=") {
+				t.Errorf("interactive exchange %+v", ex)
 			}
 		})
 	}

@@ -167,6 +167,7 @@ func (m *model) checkReceived(a *actor, r received) []violation {
 	} else {
 		where += "?" + r.RawQuery
 	}
+	where += " " + r.Body // a POST /auth/sso carries its JWT in the body
 	for _, tok := range jwtShaped.FindAllString(where, -1) {
 		if claims, ok := hs256Claims(tok, testMBKey); ok {
 			params, _ := claims["params"].(map[string]any)
@@ -184,8 +185,7 @@ func (m *model) checkReceived(a *actor, r received) []violation {
 		}
 	}
 	if r.Path == "/auth/sso" {
-		q, _ := url.ParseQuery(r.RawQuery)
-		if tok := q.Get("jwt"); tok != "" {
+		if tok := exchangedJWT(r.Request); tok != "" {
 			if _, ok := ssoJWTClaims(tok); !ok {
 				add(invForeignCredential, "an SSO JWT that does not verify with the shared secret")
 			}

@@ -37,6 +37,9 @@
 //	6 DashboardNoTenant        published with no organization_id parameter; an "enabled"
 //	                           organization filter (p_org_pick, slug organization) is
 //	                           wired to the organization_id column instead; dashcard 61
+//	7 DashboardSDK             not published, no parameters (sdk.go): dashcards 71
+//	                           (QuestionOrdersQuery), 72 (QuestionRevenueByStatus); the
+//	                           embedding SDK's dashboard, filtered by the user's sandbox
 //
 // Cards (questions), with template-tag parameters c_org, c_status,
 // c_region:
@@ -49,6 +52,9 @@
 //	4 QuestionArchived         as 1, archived
 //	5 QuestionEditableTenant   as 1 with organization_id enabled
 //	6 QuestionUnpublished      as 1 with enable_embedding false
+//	7 QuestionOrdersQuery      the orders table built with the query builder (MBQL), not
+//	                           published: what a sandboxed SSO user can run, who may run
+//	                           no native SQL (sdk.go)
 //
 // Every object also has a 21-character entity id that tokens may use in
 // place of the numeric id.
@@ -105,6 +111,16 @@
 // read User, Users, SessionUser and SessionKeys, and end sessions with
 // EndSessions. DELETE /api/session ends the session of the request's key
 // (204; none: 404), as Metabase's logout does (ssopost.go).
+//
+// For Metabase's embedding SDK (sdk.go, as TestSDKBrowser in cmd/tenantgate
+// finds it asks): with JWT SSO the stand-in is a Pro instance whose
+// token-features (every key Metabase lists) carry sso_jwt, embedding_sdk
+// and embedding_simple, with enable-embedding-sdk on unless SDKDisabled;
+// a session user also reaches GET /api/card/{id}/query_metadata and GET
+// /api/dashboard/{id}/query_metadata ({databases, tables, fields,
+// snippets}, plus cards and dashboards; tables the user may not read are
+// left out), GET /api/database and GET /api/collection/root. The Lato font
+// the SDK's stylesheet loads from /app/fonts/Lato/ is served empty.
 //
 // Users are keyed by email (any case) and every request reads the user's
 // attributes as they are now, so two sign-ins of one email for two

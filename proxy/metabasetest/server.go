@@ -366,7 +366,7 @@ func (s *Server) securityHeaders(h http.Header, embed bool, nonce string) {
 // publicSettings is a small GET /api/session/properties, with the keys an
 // embed or an auditor reads. The setup token is null: setup is done.
 func (s *Server) publicSettings(r *http.Request) map[string]any {
-	return map[string]any{
+	m := map[string]any{
 		"version":                           map[string]any{"tag": Version, "hash": "standin", "date": "2026-01-01"},
 		"site-name":                         "Metabase stand-in",
 		"site-url":                          nilIfEmpty(s.SiteURL()),
@@ -376,12 +376,11 @@ func (s *Server) publicSettings(r *http.Request) map[string]any {
 		"has-user-setup":                    true,
 		"setup-token":                       nil,
 		"anon-tracking-enabled":             false,
-		"enable-embedding-static":           !s.opts.StaticEmbeddingDisabled,
-		"enable-embedding-sdk":              false,
 		"enable-embedding-interactive":      false,
 		"embedding-app-origins-interactive": nil,
-		"token-features":                    map[string]bool{"sso_jwt": false, "sandboxes": s.opts.Sandboxing, "embedding": false},
 	}
+	maps.Copy(m, s.embeddingSettings()) // sdk.go
+	return m
 }
 
 func writeText(w http.ResponseWriter, status int, msg string) {

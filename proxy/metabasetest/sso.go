@@ -750,6 +750,7 @@ func (s *Server) serveSessionAPI(w http.ResponseWriter, r *http.Request, path st
 		s.runForUser(w, user, ct, c, nil)
 	case post && path == "/api/dataset":
 		s.serveDataset(w, r, user, ct)
+	case s.serveSDKAPI(w, r, user, ct, segs): // sdk.go
 	default:
 		if _, admin := adminArea(path); admin || sessionRoute(path) {
 			writeText(w, http.StatusForbidden, msgNoPermission)

@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,23 +57,70 @@ func mintRefusal(err error) (policy.Decision, bool) {
 	return policy.Decision{}, false
 }
 
-// exchange calls Metabase's GET /auth/sso with the SSO JWT and returns the
-// session key: from the metabase.SESSION cookie of its 302 (browser flow),
-// or from the JSON id (SDK flow). Errors never quote the JWT.
+// The gate's own exchange. The interactive flow always uses GET
+// /auth/sso?jwt=&return_to= (it needs Metabase's 302 and its cookie). The
+// SDK flow uses POST /auth/sso {"jwt"} when Metabase serves it (since 2026),
+// which keeps the SSO JWT out of Metabase's access log (Metabase issue
+// 82714), and GET before: sso.exchange_method post, get, or auto. Auto posts
+// until Metabase refuses a JWT POST (400 or 501, "POST not valid for JWT SSO
+// requests"), then uses GET, at once for that sign-in and for the rest of
+// this gate's life (a reload posts again once).
+
+// Exchange methods (sso.exchange_method).
+const (
+	methodAuto = "auto"
+	methodPost = "post"
+	methodGet  = "get"
+)
+
+// errPostRefused: Metabase refused the JWT POST, as Metabase before 2026
+// does.
+var errPostRefused = errors.New("Metabase refused POST /auth/sso for JWT (a Metabase before 2026): set sso.exchange_method to get or auto")
+
+// exchange hands the SSO JWT to Metabase and returns the session key: from
+// the metabase.SESSION cookie of its 302 (browser flow, client ""), or from
+// the JSON id (SDK flow). Errors never quote the JWT.
 func (s *Surface) exchange(ctx context.Context, requestID, jwt, client, version, returnTo string) (string, error) {
+	if client == "" || s.method == methodGet || (s.method == methodAuto && s.postRefused.Load()) {
+		return s.exchangeOnce(ctx, http.MethodGet, requestID, jwt, client, version, returnTo)
+	}
+	key, err := s.exchangeOnce(ctx, http.MethodPost, requestID, jwt, client, version, "")
+	if errors.Is(err, errPostRefused) && s.method == methodAuto {
+		if !s.postRefused.Swap(true) {
+			s.log.Warn("sso: Metabase refuses POST /auth/sso for JWT (a Metabase before 2026): exchanging by GET from now on, which puts the SSO JWT in Metabase's access log; upgrade Metabase, or set sso.exchange_method get to say so")
+		}
+		return s.exchangeOnce(ctx, http.MethodGet, requestID, jwt, client, version, returnTo)
+	}
+	return key, err
+}
+
+// exchangeOnce is one exchange by method.
+func (s *Surface) exchangeOnce(ctx context.Context, method, requestID, jwt, client, version, returnTo string) (string, error) {
 	u := *s.upstream
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/auth/sso"
 	u.RawPath = ""
-	q := url.Values{"jwt": {jwt}}
-	if client == "" {
-		q.Set("return_to", returnTo)
+	var body io.Reader
+	if method == http.MethodPost {
+		b, err := json.Marshal(map[string]string{"jwt": jwt})
+		if err != nil {
+			return "", errors.New("building the SSO request body")
+		}
+		body = bytes.NewReader(b)
+	} else {
+		q := url.Values{"jwt": {jwt}}
+		if client == "" {
+			q.Set("return_to", returnTo)
+		}
+		u.RawQuery = q.Encode()
 	}
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return "", errors.New("building the SSO request")
 	}
 	req.Header.Set("X-Request-Id", requestID)
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if client != "" {
 		req.Header.Set("X-Metabase-Client", client)
 		if version != "" && len(version) <= 64 {
@@ -88,10 +136,10 @@ func (s *Surface) exchange(ctx context.Context, requestID, jwt, client, version,
 		return "", fmt.Errorf("SSO exchange with Metabase: %v", err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if client == "" {
 		if resp.StatusCode != http.StatusFound {
-			return "", fmt.Errorf("Metabase answered %d to the SSO exchange: %.200q", resp.StatusCode, body)
+			return "", fmt.Errorf("Metabase answered %d to the SSO exchange: %.200q", resp.StatusCode, answer)
 		}
 		for _, c := range resp.Cookies() {
 			if c.Name == "metabase.SESSION" && c.Value != "" {
@@ -100,12 +148,31 @@ func (s *Surface) exchange(ctx context.Context, requestID, jwt, client, version,
 		}
 		return "", errors.New("Metabase's SSO answer set no metabase.SESSION cookie")
 	}
+	if method == http.MethodPost && postRefused(resp.StatusCode, answer) {
+		return "", errPostRefused
+	}
 	var res struct {
 		Status string `json:"status"`
 		ID     string `json:"id"`
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &res) != nil || res.Status != "ok" || res.ID == "" {
-		return "", fmt.Errorf("Metabase answered %d to the SDK's SSO exchange without a session: %.200q", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(answer, &res) != nil || res.Status != "ok" || res.ID == "" {
+		return "", fmt.Errorf("Metabase answered %d to the SDK's SSO exchange (%s) without a session: %.200q", resp.StatusCode, method, answer)
 	}
 	return res.ID, nil
+}
+
+// postRefused reports whether Metabase's answer to a JWT POST is its
+// refusal of the method (400 before, 501 error-post-jwt-not-valid later),
+// not a refusal of the JWT (401) or of the flavour (402).
+func postRefused(status int, body []byte) bool {
+	if status != http.StatusBadRequest && status != http.StatusNotImplemented {
+		return false
+	}
+	var e struct {
+		Status  string `json:"status"`
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Status == "error-post-jwt-not-valid" || strings.Contains(e.Message, "POST not valid for JWT") ||
+		bytes.Contains(body, []byte("POST not valid for JWT"))
 }

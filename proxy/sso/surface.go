@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -124,6 +125,10 @@ type Surface struct {
 	origin string
 	// tickets remembers the SDK tickets already exchanged.
 	tickets *ticketCache
+	// method is sso.exchange_method; postRefused is set (auto) once
+	// Metabase refused a JWT POST.
+	method      string
+	postRefused atomic.Bool
 }
 
 // New builds the surface from o.Config.SSO.
@@ -150,7 +155,10 @@ func New(o Options) (*Surface, error) {
 	}
 	s := &Surface{host: o.Host, log: o.Logger, metrics: o.Metrics, now: o.Now, upstream: o.Upstream, prefix: o.Prefix,
 		minter: minter, sealer: sealer, partitioned: c.Partitioned, dataset: c.Dataset, cookiePath: o.Prefix + "/",
-		origin: cfg.PublicURL, tickets: newTicketCache(ticketCacheMax)}
+		origin: cfg.PublicURL, tickets: newTicketCache(ticketCacheMax), method: c.ExchangeMethod}
+	if s.method == "" {
+		s.method = methodAuto
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
