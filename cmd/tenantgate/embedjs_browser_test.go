@@ -162,7 +162,11 @@ const embedJSRendered = `(() => {
 	if (frames.length !== 2) return "loading";
 	let state = "ok";
 	for (const f of frames) {
-		const root = f.contentDocument && f.contentDocument.getElementById("root");
+		const doc = f.contentDocument;
+		const root = doc && doc.getElementById("root");
+		if (!root && doc && doc.readyState === "complete" && f.contentWindow.location.pathname.endsWith("/embed/sdk/v1")) {
+			return "refused: " + doc.body.innerText.slice(0, 300); // the gate's denial page
+		}
 		const s = root ? root.getAttribute("data-state") : "loading";
 		if (s === "error") return "error";
 		if (s !== "done") state = "loading";
