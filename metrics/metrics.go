@@ -43,6 +43,11 @@ const (
 	// Metabase refused.
 	RejectedEmbed = "embed" // MB_EMBEDDING_SECRET_KEY, guest-embed tokens
 	RejectedSSO   = "sso"   // MB_JWT_SHARED_SECRET, SSO JWTs
+	// SSOSessionEnded results: Metabase ended the session (204), it was
+	// already gone (404), or the call failed.
+	SessionEnded  = "ended"
+	SessionGone   = "gone"
+	SessionFailed = "failed"
 
 	other = "other"
 )
@@ -79,6 +84,7 @@ type Metrics struct {
 	tokensMinted   *prometheus.CounterVec
 	credentials    *prometheus.CounterVec
 	rejected       *prometheus.CounterVec
+	sessionsEnded  *prometheus.CounterVec
 	cacheRequests  *prometheus.CounterVec
 	buildInfoGauge prometheus.Gauge
 	unsafe         prometheus.Gauge
@@ -104,6 +110,7 @@ type Metrics struct {
 	tokenKinds       map[string]prometheus.Counter
 	credentialPlaces map[string]prometheus.Counter
 	rejectedKinds    map[string]prometheus.Counter
+	endedResults     map[string]prometheus.Counter
 }
 
 type requestKey struct {
@@ -186,6 +193,10 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 			Namespace: namespace, Subsystem: "upstream", Name: "rejected_tokens_total",
 			Help: "Tokens the gate signed that Metabase refused as corrupt or manipulated (its key differs from the gate's), by credential (embed: MB_EMBEDDING_SECRET_KEY, sso: MB_JWT_SHARED_SECRET).",
 		}, []string{"credential"}),
+		sessionsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "sso_sessions_ended_total",
+			Help: "Metabase sessions the gate ended itself (DELETE /api/session) for a revoked sealed session, by result (ended, gone, failed).",
+		}, []string{"result"}),
 		cacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "cache_requests_total",
 			Help: "Cache lookups, by cache and result (hit, miss).",
@@ -241,12 +252,13 @@ func New(reg prometheus.Registerer, info BuildInfo) *Metrics {
 	m.tokenKinds = bind(m.tokensMinted, TokenHandle, TokenEmbed)
 	m.credentialPlaces = bind(m.credentials, CredentialHeader, CredentialBody, CredentialStream)
 	m.rejectedKinds = bind(m.rejected, RejectedEmbed, RejectedSSO)
+	m.endedResults = bind(m.sessionsEnded, SessionEnded, SessionGone, SessionFailed)
 
 	if reg != nil {
 		reg.MustRegister(
 			m.requests, m.requestDuration, m.inFlight,
 			m.upstreamDuration, m.upstreamErrors,
-			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.credentials, m.rejected, m.cacheRequests,
+			m.authAttempts, m.decisions, m.mismatches, m.tokensMinted, m.credentials, m.rejected, m.sessionsEnded, m.cacheRequests,
 			m.buildInfoGauge, m.unsafe, m.reloads, m.reloadTime, m.tenantRequests, m.providerErrors, m.fairnessWait,
 		)
 	}
@@ -366,6 +378,15 @@ func (m *Metrics) TenantMismatch(kind string) {
 		return
 	}
 	closedSet(m.mismatchKinds, m.mismatches, kind).Inc()
+}
+
+// SSOSessionEnded counts a Metabase session the gate ended for a revoked
+// sealed session; result is SessionEnded, SessionGone or SessionFailed.
+func (m *Metrics) SSOSessionEnded(result string) {
+	if m == nil {
+		return
+	}
+	closedSet(m.endedResults, m.sessionsEnded, result).Inc()
 }
 
 // TokenMinted counts a token the gate signed; kind is TokenHandle or TokenEmbed.

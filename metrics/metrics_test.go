@@ -58,6 +58,9 @@ func record(m *Metrics) {
 	m.TokenMinted(TokenEmbed)
 	m.TokenMinted(TokenEmbed)
 	m.TokenMinted(TokenHandle)
+	m.SSOSessionEnded(SessionEnded)
+	m.SSOSessionEnded(SessionEnded)
+	m.SSOSessionEnded(SessionGone)
 
 	m.CredentialRemoved(CredentialStream)
 
@@ -127,6 +130,7 @@ func TestMetricNames(t *testing.T) {
 		"tenantgate_fairness_wait_seconds",
 		"tenantgate_http_requests_in_flight",
 		"tenantgate_identity_provider_errors_total",
+		"tenantgate_sso_sessions_ended_total",
 		"tenantgate_tenant_mismatches_total",
 		"tenantgate_tokens_minted_total",
 		"tenantgate_unsafe_resources",

@@ -49,6 +49,7 @@ const (
 	ReasonSSOTokenInvalid    Reason = "sso-token-invalid"
 	ReasonSSOExchangeFailed  Reason = "sso-exchange-failed"
 	ReasonPublicURLUnknown   Reason = "public-url-unknown"
+	ReasonSessionRevoked     Reason = "session-revoked"
 )
 
 // Reasons lists every reason, for docs, metrics pre-binding and tests.
@@ -62,7 +63,7 @@ var Reasons = []Reason{
 	ReasonMalformedRequest, ReasonRequestTooLarge, ReasonUpgradeNotAllowed, ReasonIdentityUnavailable, ReasonRateLimited,
 	ReasonUpstreamUnavailable, ReasonUpstreamTimeout, ReasonUpstreamRejectedToken, ReasonInternal,
 	ReasonSSORequired, ReasonSSOSessionInvalid, ReasonSSOSessionExpired, ReasonSSOSessionMismatch,
-	ReasonSSOTokenInvalid, ReasonSSOExchangeFailed, ReasonPublicURLUnknown,
+	ReasonSSOTokenInvalid, ReasonSSOExchangeFailed, ReasonPublicURLUnknown, ReasonSessionRevoked,
 }
 
 var reasonInfo = map[Reason]struct {
@@ -104,6 +105,7 @@ var reasonInfo = map[Reason]struct {
 	ReasonSSOSessionMismatch:    {http.StatusUnauthorized, "This analytics session belongs to another user or organization. Reload the page to sign in again."},
 	ReasonSSOTokenInvalid:       {http.StatusForbidden, "This sign-in token is not one the gateway issued to you."},
 	ReasonSSOExchangeFailed:     {http.StatusBadGateway, "Signing in to analytics failed. Try again shortly."},
+	ReasonSessionRevoked:        {http.StatusUnauthorized, "Your analytics session has been revoked by an administrator. Sign in to the application again."},
 	ReasonPublicURLUnknown:      {http.StatusInternalServerError, "The gateway is not configured with its public address, so analytics cannot sign in. Ask your administrator to set TENANTGATE_PUBLIC_URL."},
 }
 

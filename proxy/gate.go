@@ -67,6 +67,9 @@ type Gate struct {
 	creds  *auth.CredentialDetector
 	keys   keyProbe   // the last check of the gate's keys against Metabase
 	fw     forwarding // what Metabase is told of the browser's side
+	// revoked are sso.revoke: they refuse embed handles too (handlers.go),
+	// SSO or not.
+	revoked []policy.Revocation
 
 	admin   *Admin
 	proxy   *httputil.ReverseProxy
@@ -112,6 +115,13 @@ func New(o Options) (*Gate, error) {
 		}
 		g.trusted = append(g.trusted, n)
 	}
+	for i, rv := range o.Config.SSO.Revoke {
+		before, err := rv.BeforeTime()
+		if err != nil {
+			return nil, fmt.Errorf("proxy.New: sso.revoke[%d]: %w", i, err)
+		}
+		g.revoked = append(g.revoked, policy.Revocation{Tenant: rv.Tenant, Subject: rv.Subject, Before: before})
+	}
 	g.csp = "frame-ancestors " + frameAncestors(o.Config.FrameAncestors)
 	g.creds = auth.NewCredentialDetector(o.Config.Metabase.EmbeddingSecretKey.Reveal(), o.Config.SSO.JWTSharedSecret.Reveal())
 	rt := o.Transport
@@ -121,7 +131,7 @@ func New(o Options) (*Gate, error) {
 	g.proxy = g.newReverseProxy(rt)
 	if o.Config.SSO.Enabled() {
 		g.sso, err = sso.New(sso.Options{Config: o.Config, Host: ssoHost{g}, Metrics: o.Metrics, Logger: o.Logger,
-			Upstream: up, Transport: rt, Now: g.now, Prefix: g.prefix})
+			Upstream: up, Transport: rt, Now: g.now, Prefix: g.prefix, Revocations: g.revoked})
 		if err != nil {
 			return nil, fmt.Errorf("proxy.New: %w", err)
 		}
@@ -183,6 +193,7 @@ func (g *Gate) router() http.Handler {
 	m.Handle(policy.EmbedSDKPath, g.named(routeEmbedSDK, g.serveEmbedSDK)).Methods(http.MethodGet, http.MethodHead) // before the prefix it shares
 	m.PathPrefix("/embed/").Handler(g.named(routeEmbedPage, g.serveEmbed)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/.tenantgate/embed/{kind:dashboard|question}/{id:[1-9][0-9]{0,8}}", g.named(routeMint, g.serveMint)).Methods(http.MethodGet)
+	m.Handle("/.tenantgate/guest/token", g.named(routeGuestToken, sso.Guest{Host: ssoHost{g}}.ServeHTTP)).Methods(http.MethodPost)
 	m.Handle("/favicon.ico", g.named(routeStatic, g.serveStatic)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/api/session/properties", g.named(routeProperties, g.serveProperties)).Methods(http.MethodGet)
 	m.Handle("/api/geojson/{key:[A-Za-z0-9_-]+}", g.named(routeGeoJSON, g.serveGeoJSON)).Methods(http.MethodGet)

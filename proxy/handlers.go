@@ -89,6 +89,10 @@ func (g *Gate) serveMint(w http.ResponseWriter, r *http.Request) {
 	if who == nil {
 		return
 	}
+	if d := policy.Revoked(g.revoked, who.Tenant, who.Subject, g.now()); !d.Allow { // sso.revoke still to come
+		g.deny(w, r, d)
+		return
+	}
 	grant, d := g.policy.Mint(who, res)
 	d = g.guarded(res, d)
 	g.decided(r, d)
@@ -169,6 +173,12 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 		g.decided(r, d)
 		g.deny(w, r, d)
 		return
+	}
+	if h := cred.Handle; h != nil {
+		if d := policy.Revoked(g.revoked, h.Tenant, who.Subject, h.IssuedAt); !d.Allow { // sso.revoke
+			g.deny(w, r, d)
+			return
+		}
 	}
 	var q url.Values // nil for no query: ParseQuery would allocate an empty map
 	if r.URL.RawQuery != "" {

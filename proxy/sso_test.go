@@ -750,3 +750,52 @@ func TestSSOExchangeMethod(t *testing.T) {
 		})
 	}
 }
+
+// TestSSOClients: the handshake serves the React SDK (embedding-sdk-react)
+// and embed.js (embedding-simple) and hands Metabase the same client, so
+// Metabase applies that flavour's switch; any other X-Metabase-Client is
+// refused before Metabase.
+func TestSSOClients(t *testing.T) {
+	tests := []struct {
+		name, client string
+		mb           metabasetest.SSOOptions
+		wantStatus   int
+		wantReason   string
+	}{
+		{"React SDK", "embedding-sdk-react", metabasetest.SSOOptions{}, 200, ""},
+		{"embed.js", "embedding-simple", metabasetest.SSOOptions{}, 200, ""},
+		{"embed.js, off in Metabase", "embedding-simple", metabasetest.SSOOptions{SimpleDisabled: true}, 502, "sso-exchange-failed"},
+		{"React SDK, off in Metabase", "embedding-sdk-react", metabasetest.SSOOptions{SDKDisabled: true}, 502, "sso-exchange-failed"},
+		{"no client (the browser flow)", "", metabasetest.SSOOptions{}, 403, "route-not-allowed"},
+		{"another client", "embedding-iframe", metabasetest.SSOOptions{}, 403, "route-not-allowed"},
+		{"a client in another case", "Embedding-SDK-React", metabasetest.SSOOptions{}, 403, "route-not-allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newSSOHarnessMB(t, tt.mb, nil)
+			bob := ssoSession("bob", "globex", time.Hour)
+			hdr := http.Header{"Content-Type": {"application/json"}, "X-Metabase-Client-Version": {"0.55.5"}}
+			if tt.client != "" {
+				hdr.Set("X-Metabase-Client", tt.client)
+			}
+			disc := h.send("GET", testSSOPrefix+"/auth/sso?preferred_method=jwt", bob, hdr, "")
+			w := h.send("POST", testSSOPrefix+"/auth/sso", bob, hdr, `{"jwt":`+strconv.Quote(h.sdkTicket(bob))+`}`)
+			if w.Code != tt.wantStatus || (tt.wantReason != "" && reason(w) != tt.wantReason) {
+				t.Fatalf("exchange: %d %s, want %d %s", w.Code, reason(w), tt.wantStatus, tt.wantReason)
+			}
+			ex := ssoExchanges(t, h)
+			if tt.wantStatus == 403 {
+				if disc.Code != 403 || len(ex) != 0 {
+					t.Errorf("discovery %d, %d exchanges with Metabase", disc.Code, len(ex))
+				}
+				return
+			}
+			if disc.Code != 200 {
+				t.Errorf("discovery: %d %s", disc.Code, disc.Body)
+			}
+			if len(ex) != 1 || ex[0].Header.Get("X-Metabase-Client") != tt.client || ex[0].Header.Get("X-Metabase-Client-Version") != "0.55.5" {
+				t.Errorf("Metabase's exchanges %+v", ex)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tenantgate/tenantgate/auth"
 	"github.com/tenantgate/tenantgate/policy"
@@ -13,16 +14,20 @@ import (
 // file is the gate's side of it: the Host the surface is lent, and the
 // response hooks the gate's ReverseProxy calls for SSO requests.
 
-// The SSO route names, for pageLoad.
+// The SSO route names, for pageLoad and the router.
 const (
-	routeSSOLogin = sso.RouteLogin
-	routeSSOPage  = sso.RoutePage
+	routeSSOLogin   = sso.RouteLogin
+	routeSSOPage    = sso.RoutePage
+	routeGuestToken = sso.RouteGuest
 )
 
 // ssoHost lends the SSO surface the gate's identity, denials and proxy.
 type ssoHost struct{ g *Gate }
 
-var _ sso.Host = ssoHost{}
+var (
+	_ sso.Host      = ssoHost{}
+	_ sso.GuestHost = ssoHost{}
+)
 
 func (h ssoHost) Identify(w http.ResponseWriter, r *http.Request) *auth.Identity {
 	return h.g.identify(w, r)
@@ -48,6 +53,27 @@ func (h ssoHost) Forward(w http.ResponseWriter, r *http.Request, who *auth.Ident
 	}
 	s.mbSession, s.upToken, s.handle, s.ssoFromCookie, s.ssoReturn = fw.Key, fw.Key, "", fw.FromCookie, fw.Return
 	h.g.forwardFair(w, r, who, fw.Path, fw.Query)
+}
+
+// MintHandle is serveMint's decision and sealing, for embed.js's guest
+// token provider: revocation, the policy's mint decision for who and res,
+// the audit guard, then a handle bound to who.
+func (h ssoHost) MintHandle(r *http.Request, who *auth.Identity, res auth.Resource) (string, time.Time, policy.Decision, error) {
+	g := h.g
+	scopeOf(r).resource = res
+	if d := policy.Revoked(g.revoked, who.Tenant, who.Subject, g.now()); !d.Allow {
+		return "", time.Time{}, d, nil
+	}
+	grant, d := g.policy.Mint(who, res)
+	if d = g.guarded(res, d); !d.Allow {
+		return "", time.Time{}, d, nil
+	}
+	handle, exp, err := g.handles.Seal(res, grant.Params, who.Tenant, who.Subject)
+	if err != nil {
+		return "", time.Time{}, policy.Decision{}, err
+	}
+	g.metrics.TokenMinted("handle")
+	return handle, exp, d, nil
 }
 
 // secureRequest reports whether the browser reached the gate over TLS.

@@ -54,6 +54,11 @@ func (s *Surface) session(r *http.Request, who *auth.Identity, cookieOnly bool) 
 	case err != nil:
 		return nil, fromCookie, policy.Decision{Reason: policy.ReasonSSOSessionInvalid, Detail: purpose + ": " + err.Error()}
 	}
+	// Revocation first: a revoked session's Metabase session is ended
+	// whoever presents it.
+	if d := s.revoked(r, sess); !d.Allow {
+		return nil, fromCookie, d
+	}
 	return sess, fromCookie, s.binding(sess, who, policy.ReasonSSOSessionMismatch, policy.ReasonSSOSessionMismatch, "handle")
 }
 

@@ -21,6 +21,9 @@ import (
 // session for purpose, bound to who. It returns the sealed value and its
 // expiry, or a denial.
 func (s *Surface) signIn(r *http.Request, who *auth.Identity, client, purpose, returnTo string) (string, time.Time, policy.Decision) {
+	if d := s.keptOut(who); !d.Allow {
+		return "", time.Time{}, d
+	}
 	tok, claims, err := s.minter.Mint(who)
 	if d, refused := mintRefusal(err); refused {
 		return "", time.Time{}, d

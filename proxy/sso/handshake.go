@@ -51,6 +51,10 @@ func (s *Surface) serveSDKJWT(w http.ResponseWriter, r *http.Request) {
 	if who == nil {
 		return
 	}
+	if d := s.keptOut(who); !d.Allow {
+		s.host.Deny(w, r, d)
+		return
+	}
 	email, err := s.minter.Email(who)
 	if d, refused := mintRefusal(err); refused {
 		s.host.Deny(w, r, d)
@@ -112,6 +116,10 @@ func (s *Surface) serveAuth(w http.ResponseWriter, r *http.Request) {
 	t, err := s.sealer.OpenSession(auth.SealTicket, ticket)
 	if err != nil {
 		s.host.Deny(w, r, policy.Decision{Reason: policy.ReasonSSOTokenInvalid, Detail: "SDK ticket: " + err.Error()})
+		return
+	}
+	if d := s.revoked(r, t); !d.Allow {
+		s.host.Deny(w, r, d)
 		return
 	}
 	if d := s.binding(t, who, policy.ReasonTenantMismatch, policy.ReasonSubjectMismatch, "token"); !d.Allow {
@@ -220,6 +228,7 @@ func jsonContentType(r *http.Request) error {
 // and nothing after it, calling field for each key; field reads the value.
 func readObject(w http.ResponseWriter, r *http.Request, field func(string, *json.Decoder) error) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAuthBody))
+	dec.UseNumber()
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return bodyError(err, "the body must be one JSON object")
 	}

@@ -20,11 +20,12 @@ import (
 // Route names of the SSO routes: the values of the route label and log
 // field.
 const (
-	RouteLogin  = "sso_login" // GET /.tenantgate/sso: interactive sign-in
-	RouteSDKJWT = "sdk_jwt"   // GET /.tenantgate/sdk/jwt: the SDK's JWT provider
-	RouteAuth   = "sso_auth"  // GET and POST /auth/sso: the SDK's handshake, answered by the gate
-	RouteAPI    = "sso_api"   // the Metabase API an SSO user may reach
-	RoutePage   = "sso_page"  // the full app's pages
+	RouteLogin  = "sso_login"   // GET /.tenantgate/sso: interactive sign-in
+	RouteSDKJWT = "sdk_jwt"     // GET /.tenantgate/sdk/jwt: the SDK's JWT provider
+	RouteAuth   = "sso_auth"    // GET and POST /auth/sso: the SDK's handshake, answered by the gate
+	RouteAPI    = "sso_api"     // the Metabase API an SSO user may reach
+	RoutePage   = "sso_page"    // the full app's pages
+	RouteGuest  = "guest_token" // POST /.tenantgate/guest/token: embed.js's guest token provider (guest.go)
 )
 
 // CookieName is the sealed session cookie. The gate strips every Cookie
@@ -49,9 +50,9 @@ var sdkClients = map[string]bool{"embedding-sdk-react": true, "embedding-simple"
 // Surface.SessionEnded.
 var ErrSessionEnded = errors.New("Metabase answered 401: the Metabase session has ended")
 
-// Host is what the surface needs from the gate that mounts it. Its methods
-// must not retain r.
-type Host interface {
+// Caller is the part of the gate every handler here needs: who is asking,
+// and the one place that answers denials. Its methods must not retain r.
+type Caller interface {
 	// Identify resolves the caller's app session. On nil it has answered
 	// the request already (a denial).
 	Identify(w http.ResponseWriter, r *http.Request) *auth.Identity
@@ -60,6 +61,12 @@ type Host interface {
 	Decided(r *http.Request, d policy.Decision)
 	Deny(w http.ResponseWriter, r *http.Request, d policy.Decision)
 	Fail(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Host is what the surface needs from the gate that mounts it. Its methods
+// must not retain r.
+type Host interface {
+	Caller
 	// Forward proxies r to Metabase as who, with fw's session injected
 	// after every client credential is stripped.
 	Forward(w http.ResponseWriter, r *http.Request, who *auth.Identity, fw Forward)
@@ -102,6 +109,8 @@ type Options struct {
 	Now       func() time.Time
 	// Prefix is the public prefix without its trailing slash.
 	Prefix string
+	// Revocations are sso.revoke, parsed.
+	Revocations []policy.Revocation
 }
 
 // Surface is the SSO and SDK surface of one gate: built once by New,
@@ -129,6 +138,10 @@ type Surface struct {
 	// Metabase refused a JWT POST.
 	method      string
 	postRefused atomic.Bool
+	// revocations are sso.revoke, parsed; ended the Metabase sessions this
+	// gate ended for them.
+	revocations []policy.Revocation
+	ended       endedKeys
 }
 
 // New builds the surface from o.Config.SSO.
@@ -155,7 +168,8 @@ func New(o Options) (*Surface, error) {
 	}
 	s := &Surface{host: o.Host, log: o.Logger, metrics: o.Metrics, now: o.Now, upstream: o.Upstream, prefix: o.Prefix,
 		minter: minter, sealer: sealer, partitioned: c.Partitioned, dataset: c.Dataset, cookiePath: o.Prefix + "/",
-		origin: cfg.PublicURL, tickets: newTicketCache(ticketCacheMax), method: c.ExchangeMethod}
+		origin: cfg.PublicURL, tickets: newTicketCache(ticketCacheMax), method: c.ExchangeMethod,
+		revocations: o.Revocations}
 	if s.method == "" {
 		s.method = methodAuto
 	}
