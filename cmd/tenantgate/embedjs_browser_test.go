@@ -25,7 +25,10 @@ import (
 //     gate's provider, POST /auth/sso) and hands the iframe the sealed
 //     session, which its API calls carry as X-Metabase-Session;
 //   - guest mode: the host page takes a handle from the gate's mint
-//     endpoint for each element's token; the iframe calls /api/embed/*.
+//     endpoint for each element's token; the iframe calls /api/embed/*;
+//   - guest mode with embed.js's token provider: the elements name their
+//     resource, and embed.js asks guestEmbedProviderUri, the gate's POST
+//     /.tenantgate/guest/token, for a handle.
 //
 // alice (acme) then bob (globex) see only their organization's rows. The
 // test asserts on what the stand-in received (the session of the right
@@ -60,7 +63,7 @@ func TestEmbedJSBrowser(t *testing.T) {
 	e := &embedJSSteps{sdkSteps: s}
 
 	n := 0
-	for _, mode := range []string{"sso", "guest"} {
+	for _, mode := range []string{"sso", "guest", "guest-provider"} {
 		for _, u := range []struct{ key, org string }{{"alice", "acme"}, {"bob", "globex"}} {
 			n++
 			e.signInQuietly(u.key, u.org)
@@ -93,6 +96,8 @@ func embedJSHostPages(next http.Handler) http.Handler {
 			page = fmt.Sprintf(embedJSSSOPage, metabasetest.QuestionOrdersQuery, metabasetest.DashboardSDK)
 		case "/embedjs/guest":
 			page = fmt.Sprintf(embedJSGuestPage, metabasetest.QuestionOrders, metabasetest.DashboardOrders)
+		case "/embedjs/guest-provider":
+			page = fmt.Sprintf(embedJSProviderPage, metabasetest.QuestionOrders, metabasetest.DashboardOrders)
 		default:
 			next.ServeHTTP(w, r)
 			return
@@ -133,6 +138,18 @@ const embedJSGuestPage = embedJSHead + `<script>
     await guestEmbed("metabase-dashboard", "dashboard", %d);
   });
 </script></head><body><h1>Guest mode</h1>
+</body></html>`
+
+// embedJSProviderPage is guest mode with embed.js's token provider: the
+// elements name their resource, and embed.js asks the gate's guest token
+// endpoint for a handle.
+const embedJSProviderPage = embedJSHead + `<script>
+  function defineMetabaseConfig(config) { window.metabaseConfig = config; }
+  defineMetabaseConfig({ isGuest: true, instanceUrl: location.origin + "/analytics",
+    guestEmbedProviderUri: "/analytics/.tenantgate/guest/token" });
+</script></head><body><h1>Guest mode, embed.js's token provider</h1>
+<metabase-question question-id="%d"></metabase-question>
+<metabase-dashboard dashboard-id="%d"></metabase-dashboard>
 </body></html>`
 
 type embedJSSteps struct {
@@ -231,9 +248,11 @@ func (e *embedJSSteps) expectCalls(mode string, start int) {
 		want = append(want, "GET /analytics/auth/sso", "GET /analytics/.tenantgate/sdk/jwt?response=json", "POST /analytics/auth/sso",
 			fmt.Sprintf("POST /analytics/api/card/%d/query", metabasetest.QuestionOrdersQuery),
 			fmt.Sprintf("POST /analytics/api/dashboard/%d/dashcard/%d/card/%d/query", metabasetest.DashboardSDK, metabasetest.DashcardSDKTable, metabasetest.QuestionOrdersQuery))
-	} else {
+	} else if mode == "guest" {
 		want = append(want, fmt.Sprintf("GET /analytics/.tenantgate/embed/question/%d", metabasetest.QuestionOrders),
 			fmt.Sprintf("GET /analytics/.tenantgate/embed/dashboard/%d", metabasetest.DashboardOrders))
+	} else {
+		want = append(want, "POST /analytics/.tenantgate/guest/token?response=json")
 	}
 	got := map[string]bool{}
 	var all []string
@@ -254,7 +273,7 @@ func (e *embedJSSteps) expectCalls(mode string, start int) {
 			e.fail("%s mode: the browser never called %s; it called\n  %s", mode, w, strings.Join(all, "\n  "))
 		}
 	}
-	if (mode == "guest") != (guestAPI > 0) {
+	if (mode != "sso") != (guestAPI > 0) {
 		e.t.Errorf("%s mode: %d calls of the embed API", mode, guestAPI)
 	}
 }

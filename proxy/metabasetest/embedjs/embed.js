@@ -37,10 +37,13 @@
     return attr.replace(/-([a-z])/g, function (_, c) { return c.toUpperCase(); });
   }
 
+  // Attributes are parsed naively, as Metabase's are: booleans, unsigned
+  // numbers (ids), JSON for arrays and objects, else the string.
   function attributeValue(v) {
-    if (v === "true") return true;
+    if (v === null) return undefined;
+    if (v === "" || v === "true") return true;
     if (v === "false") return false;
-    if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+    if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
     if (/^[\[{]/.test(v)) {
       try { return JSON.parse(v); } catch (e) { return v; }
     }
