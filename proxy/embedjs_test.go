@@ -290,10 +290,36 @@ func TestEmbedJSGuest(t *testing.T) {
 			}
 		}
 	}
-	// bob's page places alice's handle in a guest element.
-	aliceQ := mintToken(alice, "question", metabasetest.QuestionOrders)
+	// embed.js's token provider (guestEmbedProviderUri at the gate): the
+	// handle it answers works for its caller's organization only.
+	provided := func(sess string) string {
+		w := h.send("POST", testSSOPrefix+"/.tenantgate/guest/token?response=json", sess, http.Header{"Content-Type": {"application/json"}},
+			fmt.Sprintf(`{"entityType":"question","entityId":%d}`, metabasetest.QuestionOrders))
+		var g struct{ JWT string }
+		if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &g) != nil || g.JWT == "" {
+			t.Fatalf("the guest token provider: %d %s", w.Code, w.Body)
+		}
+		return g.JWT
+	}
 	before := len(h.mb.Requests())
-	for _, path := range []string{"/api/embed/card/" + aliceQ, "/api/embed/card/" + aliceQ + "/query"} {
+	w := h.do("GET", testSSOPrefix+"/api/embed/card/"+provided(alice)+"/query", alice, http.Header{"X-Metabase-Client": {embedJSClient}})
+	if w.Code != 200 && w.Code != 202 {
+		t.Fatalf("alice with the provider's handle: %d %s", w.Code, w.Body)
+	}
+	for _, row := range queryRows(t, w) {
+		if !rowOf(row, "acme") {
+			t.Errorf("alice (acme) got a row of another organization through the provider's handle: %v", row)
+		}
+	}
+	if got := h.mb.Requests()[before:]; len(got) != 1 || fmt.Sprint(got[0].Claims["params"]) != "map[organization_id:acme]" {
+		t.Errorf("the provider's handle reached Metabase as %+v, want one token the gate signed for acme", got)
+	}
+
+	// bob's page places alice's handles in guest elements.
+	aliceQ := mintToken(alice, "question", metabasetest.QuestionOrders)
+	aliceP := provided(alice)
+	before = len(h.mb.Requests())
+	for _, path := range []string{"/api/embed/card/" + aliceQ, "/api/embed/card/" + aliceQ + "/query", "/api/embed/card/" + aliceP + "/query"} {
 		w := h.do("GET", testSSOPrefix+path, bob, http.Header{"X-Metabase-Client": {embedJSClient}})
 		if w.Code != 403 || reason(w) != "tenant-mismatch" {
 			t.Errorf("bob with alice's guest handle, %s: %d %q, want 403 tenant-mismatch", path, w.Code, reason(w))
