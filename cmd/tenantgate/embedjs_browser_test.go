@@ -30,7 +30,8 @@ import (
 //     resource, and embed.js asks guestEmbedProviderUri, the gate's POST
 //     /.tenantgate/guest/token, for a handle.
 //
-// alice (acme) then bob (globex) see only their organization's rows. The
+// alice (acme) then bob (globex) see only their organization's rows, and
+// bob given a page with alice's guest handle sees the gate's refusal. The
 // test asserts on what the stand-in received (the session of the right
 // user and organization; tokens the gate signed, locked to the caller's
 // organization) and that no Metabase credential, SSO JWT or secret of the
@@ -71,14 +72,22 @@ func TestEmbedJSBrowser(t *testing.T) {
 			b.screenshot(fmt.Sprintf("embedjs-%d-%s-%s-%s.png", n, mode, u.key, u.org))
 		}
 	}
+	// bob (still signed in) gets a page that places alice's guest handle
+	// in an element: the gate refuses it, the iframe shows the refusal,
+	// and Metabase is not asked.
+	stolen := e.replayGuestHandle()
+	b.screenshot(fmt.Sprintf("embedjs-%d-bob-given-alices-guest-handle.png", n+1))
+
 	e.noCredentialInBrowser()
 	for _, entry := range rec.entries() {
-		if entry.status >= 400 {
+		replayed := strings.Contains(entry.path, stolen) && entry.status == http.StatusForbidden && strings.Contains(entry.body, `"reason":"tenant-mismatch"`)
+		if entry.status >= 400 && !replayed {
 			t.Errorf("the browser got %d for %s %s: %.300s", entry.status, entry.method, entry.path, entry.body)
 		}
 	}
 	for _, m := range console.stop(b) {
-		if m.isError() {
+		refused := m.Source == "network" && strings.Contains(m.URL, stolen) && strings.Contains(m.Text, "status of 403")
+		if m.isError() && !refused {
 			t.Errorf("console: %s", m)
 		}
 	}
@@ -96,6 +105,13 @@ func embedJSHostPages(next http.Handler) http.Handler {
 			page = fmt.Sprintf(embedJSSSOPage, metabasetest.QuestionOrdersQuery, metabasetest.DashboardSDK)
 		case "/embedjs/guest":
 			page = fmt.Sprintf(embedJSGuestPage, metabasetest.QuestionOrders, metabasetest.DashboardOrders)
+		case "/embedjs/replay":
+			tok := r.URL.Query().Get("token")
+			if strings.Trim(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != "" {
+				http.Error(w, "not a handle", http.StatusBadRequest)
+				return
+			}
+			page = fmt.Sprintf(embedJSReplayPage, tok)
 		case "/embedjs/guest-provider":
 			page = fmt.Sprintf(embedJSProviderPage, metabasetest.QuestionOrders, metabasetest.DashboardOrders)
 		default:
@@ -152,6 +168,14 @@ const embedJSProviderPage = embedJSHead + `<script>
 <metabase-dashboard dashboard-id="%d"></metabase-dashboard>
 </body></html>`
 
+// embedJSReplayPage places a given guest token in an element.
+const embedJSReplayPage = embedJSHead + `<script>
+  function defineMetabaseConfig(config) { window.metabaseConfig = config; }
+  defineMetabaseConfig({ isGuest: true, instanceUrl: location.origin + "/analytics" });
+</script></head><body><h1>Guest mode, another user's handle</h1>
+<metabase-question token="%s"></metabase-question>
+</body></html>`
+
 type embedJSSteps struct {
 	*sdkSteps
 	// upstreamTokens are the tokens the gate signed for Metabase in guest
@@ -172,11 +196,18 @@ func (e *embedJSSteps) signInQuietly(user, org string) {
 	e.expectText("#who", org)
 }
 
-// embedJSRendered is "ok" once every embed's iframe has rendered all its
-// cards, "error" as soon as one shows an error.
-const embedJSRendered = `(() => {
+// embedJSRendered is "ok" once the page's two embeds' iframes have
+// rendered all their cards, "error" as soon as one shows an error.
+var embedJSRendered = embedJSRenderedN(2)
+
+// embedJSRenderedN is embedJSRendered for a page of n embeds.
+func embedJSRenderedN(n int) string {
+	return fmt.Sprintf(`(() => {
 	const frames = [...document.querySelectorAll("iframe[data-metabase-embed]")];
-	if (frames.length !== 2) return "loading";
+	if (frames.length !== %d) return "loading";`, n) + embedJSRenderedRest
+}
+
+const embedJSRenderedRest = `
 	let state = "ok";
 	for (const f of frames) {
 		const doc = f.contentDocument;
@@ -192,6 +223,54 @@ const embedJSRendered = `(() => {
 })()`
 
 const embedJSText = `[...document.querySelectorAll("iframe[data-metabase-embed]")].map(f => f.contentDocument.body.innerText).join("\n---\n")`
+
+// replayGuestHandle opens, as the user signed in last, a page that places
+// the guest handle alice's host page got from the mint, and checks that
+// the iframe shows the gate's refusal and that Metabase was not asked. It
+// returns the handle.
+func (e *embedJSSteps) replayGuestHandle() string {
+	e.t.Helper()
+	stolen := ""
+	for _, en := range e.rec.entries() {
+		if en.path == fmt.Sprintf("/analytics/.tenantgate/embed/question/%d", metabasetest.QuestionOrders) && en.status == http.StatusOK {
+			var m struct{ Token string }
+			if json.Unmarshal([]byte(en.body), &m) == nil && m.Token != "" {
+				stolen = m.Token // alice's: her guest step came first
+				break
+			}
+		}
+	}
+	if stolen == "" {
+		e.fail("no guest handle was minted to replay")
+	}
+	seen := len(e.d.mb.Requests())
+	e.do("opening a page with alice's guest handle", chromedp.Navigate(e.base+"/embedjs/replay?token="+stolen))
+	ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
+	defer cancel()
+	state := ""
+	for ctx.Err() == nil {
+		if st, err := chromedp.Run(ctx, chromedp.Evaluate[string](embedJSRenderedN(1))); err == nil && st != "loading" {
+			state = st
+			break
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	text, _ := chromedp.Run(e.timeout(), chromedp.Evaluate[string](embedJSText))
+	if state != "error" || !strings.Contains(text, "tenant-mismatch") {
+		e.fail("bob with alice's guest handle: the embed is %q, want the gate's tenant-mismatch refusal shown:\n%s", state, text)
+	}
+	for _, o := range metabasetest.Orders() {
+		if strings.Contains(text, o.Customer) {
+			e.t.Errorf("bob with alice's guest handle sees %s's customer %q", o.OrganizationID, o.Customer)
+		}
+	}
+	for _, r := range browserDriven(e.d.mb.Requests()[seen:]) {
+		if strings.HasPrefix(r.Path, "/api/") {
+			e.t.Errorf("alice's handle replayed by bob, yet Metabase received %s %s", r.Method, r.Path)
+		}
+	}
+	return stolen
+}
 
 // open loads the host page of mode and checks what the user sees and what
 // Metabase received.
