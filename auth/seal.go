@@ -59,7 +59,8 @@ type SSOSession struct {
 	// ID is a ticket's random id (hex), what its single use is remembered
 	// by; empty in a cookie or handle.
 	ID string `json:"j,omitempty"`
-	// IssuedAt and ExpiresAt are Unix seconds.
+	// IssuedAt and ExpiresAt are Unix seconds. IssuedAt is what a
+	// revocation (sso.revoke) compares with its time.
 	IssuedAt  int64 `json:"i"`
 	ExpiresAt int64 `json:"e"`
 }

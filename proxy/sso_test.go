@@ -708,10 +708,12 @@ func TestSSOExchangeMethod(t *testing.T) {
 		{"post, current Metabase", "post", false, [][]string{{"POST"}, {"POST"}}, true, 0},
 		{"post, Metabase before 2026", "post", true, [][]string{{"POST"}, {"POST"}}, false, 0},
 		{"get, current Metabase", "get", false, [][]string{{"GET"}, {"GET"}}, true, 0},
+		{"auto, Metabase of 2025 (the hash era: a 302 with the cookie)", "auto", true, [][]string{{"POST", "GET"}, {"GET"}}, true, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newSSOHarnessMB(t, metabasetest.SSOOptions{RefusePOST: tt.refusePOST}, func(c *configs.Config) { c.SSO.ExchangeMethod = tt.method })
+			mb := metabasetest.SSOOptions{RefusePOST: tt.refusePOST, HashEra: strings.Contains(tt.name, "hash era")}
+			h := newSSOHarnessMB(t, mb, func(c *configs.Config) { c.SSO.ExchangeMethod = tt.method })
 			bob := ssoSession("bob", "globex", time.Hour)
 			for i, want := range tt.want {
 				h.mb.Reset()
@@ -736,6 +738,13 @@ func TestSSOExchangeMethod(t *testing.T) {
 				}
 				if !slices.Equal(got, want) {
 					t.Errorf("sign-in %d: exchanges %v, want %v", i, got, want)
+				}
+				if tt.wantOK { // the handle works: Metabase's session is the caller's
+					var sess sdkSession
+					_ = json.Unmarshal(w.Body.Bytes(), &sess)
+					if w := h.send("GET", testSSOPrefix+"/api/user/current", bob, sdkHeader(sess.ID), ""); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "bob+globex@") {
+						t.Errorf("sign-in %d: the handle gives %d %s", i, w.Code, w.Body)
+					}
 				}
 			}
 			if n := h.logs.FilterMessageSnippet("Metabase refuses POST /auth/sso").Len(); n != tt.wantWarn {

@@ -423,6 +423,9 @@ func (m *model) opMint(a *actor) op {
 	if m.pick(4) == 0 {
 		target += "?theme=night&bordered=false"
 	}
+	if m.pick(3) == 0 {
+		return m.opGuestToken(a, r.kind, r.id)
+	}
 	return op{"mint", "mint " + r.kind + "/" + strconv.Itoa(r.id), func() []exchange {
 		ex := m.send(a, req{method: "GET", target: target, hdr: http.Header{"Accept": {"application/json"}}})
 		w := ex[0].w
@@ -434,6 +437,22 @@ func (m *model) opMint(a *actor) op {
 					a.handles = append(a.handles, heldHandle{r.kind, r.id, rest[:i], a.tenant})
 				}
 			}
+		}
+		return ex
+	}}
+}
+
+// opGuestToken mints through embed.js's guest token provider, with a
+// customContext that tries to name another tenant (ignored by the gate).
+func (m *model) opGuestToken(a *actor, kind string, id int) op {
+	body, _ := json.Marshal(map[string]any{"entityType": kind, "entityId": id,
+		"customContext": map[string]any{"organization_id": m.other(a).tenant, "params": map[string]string{"organization_id": m.other(a).tenant}}})
+	return op{"mint", "guest token " + kind + "/" + strconv.Itoa(id), func() []exchange {
+		ex := m.send(a, req{method: "POST", target: testSSOPrefix + "/.tenantgate/guest/token?response=json", body: string(body),
+			hdr: http.Header{"Content-Type": {"application/json"}}})
+		var res struct{ JWT string }
+		if ex[0].w.Code == http.StatusOK && json.Unmarshal(ex[0].w.Body.Bytes(), &res) == nil && res.JWT != "" {
+			a.handles = append(a.handles, heldHandle{kind, id, res.JWT, a.tenant})
 		}
 		return ex
 	}}

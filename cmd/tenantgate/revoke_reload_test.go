@@ -99,7 +99,10 @@ func TestRevokeOnSIGHUP(t *testing.T) {
 
 	write("sso:\n  revoke:\n    - tenant: acme\n      before: \"2100-01-01T00:00:00Z\"\n")
 	hup <- os.Interrupt
-	if !waitFor(func() bool { code, r := get("/api/embed/dashboard/" + handle); return code == http.StatusUnauthorized && r == "session-revoked" }) {
+	if !waitFor(func() bool {
+		code, r := get("/api/embed/dashboard/" + handle)
+		return code == http.StatusUnauthorized && r == "session-revoked"
+	}) {
 		t.Fatal("the revocation never took effect on the old handle")
 	}
 	if code, r := get("/.tenantgate/embed/dashboard/1"); code != http.StatusUnauthorized || r != "session-revoked" {

@@ -55,6 +55,12 @@ type SSOOptions struct {
 	// JWT (501 error-post-jwt-not-valid), GET is the only exchange
 	// (ssopost.go).
 	RefusePOST bool
+	// HashEra is Metabase ≈0.53–0.56 (2025): the SDK's discovery also
+	// answers a single-use "hash", and the JSON session answer comes only
+	// to a request that sends it back in X-Metabase-SDK-JWT-Hash; without
+	// it the SDK's exchange gets the browser flow's 302 and cookie
+	// (ssopost.go). Such a Metabase also refuses POST: set RefusePOST.
+	HashEra bool
 }
 
 // Texts of SSO and the session API.
@@ -122,6 +128,7 @@ type ssoState struct {
 	tenants  map[string]*TenantInfo
 	sessions map[string]ssoSession
 	issued   []string
+	hashes   map[string]bool // the hash era's discovery hashes (ssopost.go)
 }
 
 func (st *ssoState) userByEmail(email string) *SSOUser {
@@ -341,7 +348,7 @@ func (s *Server) serveAuthSSO(w http.ResponseWriter, r *http.Request) {
 	jwt := q.Get("jwt")
 	if jwt == "" {
 		if sdk {
-			writeJSON(w, http.StatusOK, map[string]any{"url": o.IdentityProviderURI, "method": "jwt"})
+			writeJSON(w, http.StatusOK, s.withHash(map[string]any{"url": o.IdentityProviderURI, "method": "jwt"})) // ssopost.go
 			return
 		}
 		loc := o.IdentityProviderURI
@@ -384,7 +391,7 @@ func (s *Server) serveAuthSSO(w http.ResponseWriter, r *http.Request) {
 		writeText(w, status, msg)
 		return
 	}
-	if sdk {
+	if sdk && s.hashAccepted(r) { // ssopost.go: a Metabase of the hash era needs the discovery's hash
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "id": key, "exp": claims["exp"], "iat": claims["iat"]})
 		return
 	}

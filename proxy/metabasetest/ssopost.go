@@ -100,3 +100,41 @@ func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request, path string
 	w.WriteHeader(http.StatusNoContent)
 	return true
 }
+
+// The hash of a Metabase ≈0.53–0.56 (token_utils.clj): discovery answers
+// a fresh "hash", and the SDK's exchange gets its JSON answer only with a
+// valid one in X-Metabase-SDK-JWT-Hash. The stand-in's hashes are random
+// and single use.
+
+// withHash adds a fresh hash to a discovery answer in the hash era.
+func (s *Server) withHash(answer map[string]any) map[string]any {
+	if !s.opts.SSO.HashEra {
+		return answer
+	}
+	h := newUUID()
+	s.sso.mu.Lock()
+	if s.sso.hashes == nil {
+		s.sso.hashes = map[string]bool{}
+	}
+	s.sso.hashes[h] = true
+	s.sso.mu.Unlock()
+	answer["hash"] = h
+	return answer
+}
+
+// hashAccepted reports whether an SDK exchange gets the JSON session
+// answer: always outside the hash era; in it, only with a valid hash
+// (spent), else Metabase answers as the browser flow.
+func (s *Server) hashAccepted(r *http.Request) bool {
+	if !s.opts.SSO.HashEra {
+		return true
+	}
+	h := r.Header.Get("X-Metabase-Sdk-Jwt-Hash")
+	s.sso.mu.Lock()
+	defer s.sso.mu.Unlock()
+	if h == "" || !s.sso.hashes[h] {
+		return false
+	}
+	delete(s.sso.hashes, h)
+	return true
+}

@@ -100,3 +100,35 @@ func TestLogout(t *testing.T) {
 		t.Errorf("logout without a key: %d", res.status)
 	}
 }
+
+// TestSSOHashEra: a Metabase of ≈0.53–0.56 answers the SDK's discovery
+// with a hash, and the exchange as JSON only with that hash, once; without
+// it, the browser flow's 302 and metabase.SESSION.
+func TestSSOHashEra(t *testing.T) {
+	_, base := ssoServer(t, SSOOptions{HashEra: true, RefusePOST: true})
+	sdk := map[string]string{"X-Metabase-Client": "embedding-sdk-react"}
+	res := call(t, "GET", base+"/auth/sso", sdk, "")
+	var disc struct{ URL, Method, Hash string }
+	if json.Unmarshal([]byte(res.body), &disc) != nil || disc.Hash == "" || disc.Method != "jwt" {
+		t.Fatalf("discovery: %d %s", res.status, res.body)
+	}
+	exchange := func(hash string) response {
+		h := map[string]string{"X-Metabase-Client": "embedding-sdk-react"}
+		if hash != "" {
+			h["X-Metabase-SDK-JWT-Hash"] = hash
+		}
+		return call(t, "GET", base+"/auth/sso?jwt="+url.QueryEscape(ssoJWT(alice(nil))), h, "")
+	}
+	if r := exchange(disc.Hash); r.status != 200 || !strings.Contains(r.body, `"status":"ok"`) {
+		t.Errorf("with the hash: %d %s", r.status, r.body)
+	}
+	for name, hash := range map[string]string{"spent hash": disc.Hash, "no hash": "", "forged hash": "x"} {
+		r := exchange(hash)
+		if r.status != 302 || !strings.Contains(r.header.Get("Set-Cookie"), "metabase.SESSION=") {
+			t.Errorf("%s: %d %v", name, r.status, r.header)
+		}
+	}
+	if r := call(t, "POST", base+"/auth/sso", map[string]string{"X-Metabase-Client": "embedding-sdk-react", "Content-Type": "application/json"}, `{"jwt":"x"}`); r.status != 501 {
+		t.Errorf("POST in the hash era: %d", r.status)
+	}
+}

@@ -140,7 +140,11 @@ func (s *Surface) exchangeOnce(ctx context.Context, method, requestID, jwt, clie
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if client == "" {
+	// The browser flow's answer is a 302 with the session cookie. So is an
+	// older Metabase's answer to the SDK's exchange when it wants what the
+	// gate does not send: ≤0.52 its token=true, ≈0.53–0.56 the discovery's
+	// single-use hash. The session is the same; take it from the cookie.
+	if client == "" || resp.StatusCode == http.StatusFound {
 		if resp.StatusCode != http.StatusFound {
 			return "", fmt.Errorf("Metabase answered %d to the SSO exchange: %.200q", resp.StatusCode, answer)
 		}
