@@ -386,9 +386,10 @@ table{border-collapse:collapse;font-size:13px;width:100%} td,th{padding:3px 6px;
 func init() {
 	template.Must(demoPages.New("activity").Parse(`</section><section>
 <h2>What the gate did</h2>
-<p>Every request the iframe makes passes the gate: it checks the caller's session, the embed
-handle's binding and the filters, re-signs a Metabase token locked to the caller's
-organization, and refuses everything else with a reason. "Open the leaky dashboard" shows the
+<p>Every request the iframe or the SDK makes passes the gate: it checks the caller's session,
+the binding of the embed handle (or of the SDK's sealed Metabase session) and the filters,
+re-signs a Metabase token locked to the caller's organization (or injects the caller's own
+Metabase session), and refuses everything else with a reason. "Open the leaky dashboard" shows the
 audit guard refusing a dashboard whose card is not wired to the tenant filter.</p>
 <table><thead><tr><th>time</th><th>who</th><th>route</th><th>status</th><th>decision</th></tr></thead><tbody id="activity"></tbody></table>
 </section></main>

@@ -88,9 +88,11 @@ func init() {
 {{else if .Signed}}
 <p>The app's page renders Metabase's React SDK, pointed at the gate; it holds no Metabase credential and
 the app has no backend code for it: the gate is the SDK's JWT provider and signs the user in to Metabase server side.
-<code>&lt;MetabaseProvider authConfig={{"{{"}} metabaseInstanceUrl: location.origin + "/analytics" {{"}}"}}&gt;&lt;StaticQuestion questionId={{"{"}}{{.Question}}{{"}"}} /&gt;&lt;StaticDashboard dashboardId={{"{"}}{{.Dashboard}}{{"}"}} /&gt;</code></p>
+<code>&lt;MetabaseProvider authConfig={{"{{"}} metabaseInstanceUrl: location.origin + "/analytics" {{"}}"}}&gt;</code> around
+<code>&lt;StaticQuestion questionId={{"{"}}{{.Question}}{{"}"}} /&gt;</code>, <code>&lt;InteractiveQuestion questionId={{"{"}}{{.Question}}{{"}"}} /&gt;</code>
+and <code>&lt;StaticDashboard dashboardId={{"{"}}{{.Dashboard}}{{"}"}} /&gt;</code>, below in that order.</p>
 <div id="sdk-root"></div>
-<script>window.tenantgateSDK = {metabaseInstanceUrl: location.origin + "/analytics", questionId: {{.Question}}, dashboardId: {{.Dashboard}}};</script>
+<script>window.tenantgateSDK = {metabaseInstanceUrl: location.origin + "/analytics", questionId: {{.Question}}, interactiveQuestionId: {{.Question}}, dashboardId: {{.Dashboard}}};</script>
 <script src="/sdk/assets/sdkhost.js"></script>
 {{else}}<p>Sign in with one of the buttons above.</p>{{end}}
 {{template "activity" .}}</body></html>`))

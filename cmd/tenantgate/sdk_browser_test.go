@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -25,16 +26,19 @@ import (
 // front of the gate, in headless Chromium, on the demo's SDK page (issue
 // 13, "The real client, in a real browser, in CI"). The SDK discovers the
 // gate's JWT provider, fetches a ticket from it, exchanges it at the gate
-// and renders a question and a dashboard with the rows of the signed-in
-// user's organization: alice (acme), then bob (globex), then dave, who
-// switches from acme to globex and then sees globex's rows only.
+// and renders a question (static and interactive) and a dashboard with the
+// rows of the signed-in user's organization: alice (acme), then bob
+// (globex), then dave, who switches from acme to globex and then sees
+// globex's rows only; mallory, who has no organization, is refused before
+// Metabase is asked, and the SDK says so.
 //
 // It asserts on what the Metabase stand-in received (every API call with
 // the Metabase session of the right user and organization) and on what the
 // browser received: every response of the app's origin is recorded, and
 // none may hold a Metabase session key, an SSO JWT the gate sent to
-// Metabase, or a secret of the demo. A refusal anywhere fails the test with
-// the browser's console, the gate's refusals and the stand-in's log.
+// Metabase, or a secret of the demo. A refusal the walk does not expect,
+// a console error or a blank chart fails the test with the browser's
+// console, the gate's refusals and the stand-in's log.
 //
 // Without Chromium or npm (to build the bundle) the test is skipped,
 // unless TENANTGATE_BROWSER_TESTS=1 (as .ci/run sets it) makes that a
@@ -47,7 +51,7 @@ func TestSDKBrowser(t *testing.T) {
 	d := startDemoWith(t, demoOptions{wrap: rec.wrap, sdkDir: bundle})
 	base := d.base
 
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
@@ -90,6 +94,11 @@ func TestSDKBrowser(t *testing.T) {
 	b.screenshot("sdk-3b-dave-switched-to-globex.png")
 	s.replayHandle(acmeHandle)
 
+	// 4. mallory has no organization: the gate refuses the SDK's first
+	// call, the SDK shows why, and Metabase is not asked.
+	s.refusedSDK("login-mallory")
+	b.screenshot("sdk-4-mallory-refused.png")
+
 	s.noSecretInBrowser()
 	refused := s.expectOnlyKnownRefusals()
 	rejections := 0
@@ -100,6 +109,9 @@ func TestSDKBrowser(t *testing.T) {
 			// Chromium's report of a refusal expectOnlyKnownRefusals vetted.
 		case m.IsException() && strings.HasPrefix(m.Text, "Uncaught (in promise) {status: 403,"):
 			rejections++ // the SDK does not catch the refused form_input
+		case m.Text == "tenantgate-sdkhost: the SDK reports: Unable to connect to instance at "+base+"/analytics (status: 403)":
+			// mallory's refusal, as the SDK shows it (refusedSDK); every
+			// other step waited for the SDK to render without an error.
 		default:
 			t.Errorf("console: %s", m)
 		}
@@ -111,12 +123,13 @@ func TestSDKBrowser(t *testing.T) {
 }
 
 // expectOnlyKnownRefusals fails the test for every response of the gate
-// that was not a success, except the two this walk expects: the replayed
-// handle (401 sso-session-mismatch), and GET /api/pulse/form_input, which
-// the SDK's dashboard asks for (the channels of dashboard subscriptions,
-// Slack channel names among them: the vendor's, not the tenant's) and
-// which the gate's SSO allowlist refuses, 403 route-not-allowed; the SDK
-// renders without it. It returns the refused URLs.
+// that was not a success, except the ones this walk expects: the replayed
+// handle (401 sso-session-mismatch), mallory's discovery (403
+// tenant-missing), and GET /api/pulse/form_input, which
+// the SDK's dashboard asks for (how subscriptions may be sent: the
+// instance's email and Slack setup) and which the gate's SSO allowlist
+// refuses, 403 route-not-allowed, since no SSO user may reach
+// subscriptions; the SDK renders without it. It returns the refused URLs.
 func (s *sdkSteps) expectOnlyKnownRefusals() map[string]bool {
 	s.t.Helper()
 	refused := map[string]bool{}
@@ -134,6 +147,8 @@ func (s *sdkSteps) expectOnlyKnownRefusals() map[string]bool {
 			s.formInputRefusals++
 		case e.path == fmt.Sprintf("/analytics/api/card/%d/query", metabasetest.QuestionOrdersQuery) && e.status == http.StatusUnauthorized &&
 			strings.Contains(e.body, `"reason":"sso-session-mismatch"`):
+		case e.path == "/analytics/auth/sso" && e.status == http.StatusForbidden && strings.Contains(e.body, `"reason":"tenant-missing"`):
+			// mallory, who has no organization
 		default:
 			s.t.Errorf("the browser got %d for %s %s: %.300s", e.status, e.method, e.path, e.body)
 		}
@@ -153,25 +168,61 @@ type sdkSteps struct {
 	formInputRefusals int
 }
 
-// sdkRendered is true once the SDK has rendered the question's table and
-// the dashboard's cards, and false while it loads; an error the SDK shows
-// ends the wait at once.
+// refusedSDK signs in with button as a user the gate refuses: the SDK must
+// show an error, not a blank chart, and no request of that page may reach
+// Metabase.
+func (s *sdkSteps) refusedSDK(button string) {
+	s.t.Helper()
+	before := len(s.d.mb.Requests())
+	load, cancelLoad := context.WithTimeout(s.ctx, 40*time.Second)
+	defer cancelLoad()
+	if _, err := chromedp.RunResponse(load, chromedp.Click(chromedp.ID(button))); err != nil {
+		s.fail("signing in with #%s: %v", button, err)
+	}
+	state := ""
+	for load.Err() == nil {
+		var err error
+		if state, err = chromedp.Run(load, chromedp.Evaluate[string](sdkRendered)); err != nil || state != "loading" {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	msg, _ := chromedp.Run(s.timeout(), chromedp.Evaluate[string](`document.getElementById("sdk-root")?.innerText ?? ""`))
+	s.t.Logf("#%s: the SDK shows %q", button, msg)
+	if state != "error" {
+		s.fail("#%s: the SDK's state is %q, want the error the gate's refusal causes", button, state)
+	}
+	for _, r := range s.d.mb.Requests()[before:] {
+		if r.Header.Get("X-Api-Key") == "" && !strings.HasPrefix(r.Path, "/app/") {
+			s.t.Errorf("#%s: %s %s reached Metabase", button, r.Method, r.Path)
+		}
+	}
+	s.seen = len(s.d.mb.Requests())
+}
+
+// sdkRendered is "ok" once the SDK has rendered the static and the
+// interactive question's tables and the dashboard's cards, "loading" while
+// it loads; an error the SDK shows ends the wait at once ("error").
 const sdkRendered = `(() => {
 	const root = document.getElementById("sdk-root");
 	if (!root) return "no #sdk-root";
 	if (root.querySelector(".sdk-error, [data-testid='sdk-error-container']")) return "error";
-	const q = document.getElementById("sdk-question"), dash = document.getElementById("sdk-dashboard");
+	const table = "[data-testid='table-root'], [data-testid='TableInteractive-root'], table, [role='grid']";
+	const done = id => document.getElementById(id)?.querySelector(table);
 	const loading = root.querySelector("[data-testid='loading-indicator'], [data-testid='loading-spinner']");
-	const qDone = q && q.querySelector("[data-testid='table-root'], [data-testid='TableInteractive-root'], table, [role='grid']");
-	const dDone = dash && dash.querySelector("[data-testid='dashcard']");
-	return (qDone && dDone && !loading) ? "ok" : "loading";
+	const dDone = document.getElementById("sdk-dashboard")?.querySelector("[data-testid='dashcard']");
+	return (done("sdk-question") && done("sdk-interactive") && dDone && !loading) ? "ok" : "loading";
 })()`
 
 // signInSDK clicks a sign-in (or switch) button of the SDK page and waits
 // until the SDK has rendered user's organization's rows, and only those.
 func (s *sdkSteps) signInSDK(button, user, org string) {
 	s.t.Helper()
-	resp, err := chromedp.RunResponse(s.timeout(), chromedp.Click(chromedp.ID(button)))
+	// The page loads an 11 MB bundle before its load event: more time than
+	// a step of the iframe walk, for a loaded CI machine.
+	load, cancelLoad := context.WithTimeout(s.ctx, 40*time.Second)
+	defer cancelLoad()
+	resp, err := chromedp.RunResponse(load, chromedp.Click(chromedp.ID(button)))
 	if err != nil {
 		s.fail("signing in with #%s: %v", button, err)
 	}
@@ -191,7 +242,7 @@ func (s *sdkSteps) signInSDK(button, user, org string) {
 	}
 	if state != "ok" {
 		s.screenshot("sdk-failed-" + user + "-" + org + ".png")
-		s.fail("the SDK did not render %s's question and dashboard for %s: %q (%v)", org, user, state, err)
+		s.fail("the SDK did not render %s's questions and dashboard for %s: %q (%v)", org, user, state, err)
 	}
 	// The dashboard's cards render one by one: wait until one shows rows.
 	text := ""
@@ -204,6 +255,12 @@ func (s *sdkSteps) signInSDK(button, user, org string) {
 	}
 	s.expectRowsOf(text, user, org)
 	s.expectSessionsOf(user, org)
+	// The activity panel (refreshed every 1.5 s) shows the gate's
+	// decisions for this user and organization before the screenshot.
+	shows := fmt.Sprintf(`document.getElementById("activity").innerText.includes(%q)`, user+" ("+org+")")
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](shows, chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+		s.t.Errorf("the activity panel never shows %s (%s): %v", user, org, err)
+	}
 }
 
 func (s *sdkSteps) anyCustomerOf(text, org string) bool {
@@ -394,10 +451,17 @@ func (s *sdkSteps) noSecretInBrowser() {
 		if r.Path != "/auth/sso" {
 			continue
 		}
+		// GET ?jwt= for an older Metabase, else POST {"jwt": ...}.
 		q, _ := url.ParseQuery(r.RawQuery)
-		if j := q.Get("jwt"); j != "" {
-			secrets[j] = "an SSO JWT the gate sent Metabase"
-			jwts++
+		var body struct {
+			JWT string `json:"jwt"`
+		}
+		_ = json.Unmarshal([]byte(r.Body), &body)
+		for _, j := range []string{q.Get("jwt"), body.JWT} {
+			if j != "" {
+				secrets[j] = "an SSO JWT the gate sent Metabase"
+				jwts++
+			}
 		}
 	}
 	if jwts == 0 || len(s.d.mb.SessionKeys()) == 0 {

@@ -1,6 +1,7 @@
 // The host page of Metabase's embedding SDK (React) for tenantgate's browser
 // test and demo. The page that loads this bundle says what to render in
-// window.tenantgateSDK: {metabaseInstanceUrl, questionId, dashboardId}, with
+// window.tenantgateSDK: {metabaseInstanceUrl, questionId,
+// interactiveQuestionId, dashboardId} (each optional but the first), with
 // metabaseInstanceUrl the gate (e.g. https://app.example/analytics). The
 // SDK then discovers the gate's JWT provider through the gate's
 // GET /auth/sso, fetches a ticket from it with the app's session cookie,
@@ -8,6 +9,7 @@
 import React from "react";
 import { createRoot } from "react-dom/client";
 import {
+  InteractiveQuestion,
   MetabaseProvider,
   StaticDashboard,
   StaticQuestion,
@@ -32,6 +34,11 @@ function App() {
       {cfg.questionId ? (
         <section id="sdk-question" data-question-id={cfg.questionId}>
           <StaticQuestion questionId={cfg.questionId} height={360} />
+        </section>
+      ) : null}
+      {cfg.interactiveQuestionId ? (
+        <section id="sdk-interactive" data-question-id={cfg.interactiveQuestionId}>
+          <InteractiveQuestion questionId={cfg.interactiveQuestionId} height={420} />
         </section>
       ) : null}
       {cfg.dashboardId ? (
