@@ -329,3 +329,37 @@ func TestEmbedJSGuest(t *testing.T) {
 		t.Errorf("refused, yet Metabase received %s %s", r.Method, r.Path)
 	}
 }
+
+// TestEmbedJSCrossMode: what one mode hands the iframe does not open the
+// other mode's door. A guest handle sent as the SSO session, or a sealed
+// SSO session placed as a guest token, is refused before Metabase.
+func TestEmbedJSCrossMode(t *testing.T) {
+	h := newEmbedJSHarness(t)
+	alice := ssoSession("alice", "acme", time.Hour)
+	id := h.embedJSHandshake(alice)
+	guest := h.mint(alice, "question", metabasetest.QuestionOrders)
+	q := strconv.Itoa(metabasetest.QuestionOrdersQuery)
+	tests := []struct {
+		name, method, path string
+		hdr                http.Header
+		body               string
+		wantStatus         int
+		wantReason         string
+	}{
+		{"a guest handle as the session", "POST", "/api/card/" + q + "/query", iframeHeader(guest), "{}", 401, "sso-session-invalid"},
+		{"the session as a guest token", "GET", "/api/embed/card/" + id + "/query", http.Header{"X-Metabase-Client": {embedJSClient}}, "", 403, "handle-invalid"},
+		{"the session in the iframe page's query", "GET", "/embed/sdk/v1?embed-js-identifier=0&session=" + id, nil, "", 400, "param-not-allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(h.mb.Requests())
+			w := h.send(tt.method, testSSOPrefix+tt.path, alice, tt.hdr, tt.body)
+			if w.Code != tt.wantStatus || reason(w) != tt.wantReason {
+				t.Errorf("%s %s: %d %q, want %d %q: %.200s", tt.method, tt.path, w.Code, reason(w), tt.wantStatus, tt.wantReason, w.Body)
+			}
+			for _, r := range h.mb.Requests()[before:] {
+				t.Errorf("refused, yet Metabase received %s %s", r.Method, r.Path)
+			}
+		})
+	}
+}
