@@ -157,9 +157,10 @@ const (
 	RouteProperties       // /api/session/properties
 	RouteSSOAPI           // the SSO user's API allowlist (sso.go)
 	RouteSSOPage          // the full app's pages (sso.go)
+	RouteEmbedSDK         // /embed/sdk/v1, modular embedding's iframe page (embedsdk.go)
 )
 
-var routeNames = [...]string{"none", "embed-page", "embed-api", "asset", "geojson", "properties", "sso-api", "sso-page"}
+var routeNames = [...]string{"none", "embed-page", "embed-api", "asset", "geojson", "properties", "sso-api", "sso-page", "embed-sdk"}
 
 func (r Route) String() string { return routeNames[r] }
 
@@ -192,6 +193,8 @@ func ForwardablePath(escaped string, maxToken int) (Forward, error) {
 	case strings.HasPrefix(escaped, "/api/embed/"):
 		p, err := ParseEmbedPath(escaped, maxToken)
 		return Forward{Route: RouteEmbedAPI, Embed: p}, err
+	case escaped == EmbedSDKPath: // before the static embed pages, which share the prefix
+		return Forward{Route: RouteEmbedSDK, Path: EmbedSDKPath}, nil
 	case strings.HasPrefix(escaped, "/embed/"):
 		p, err := ParseEmbedPath(escaped, maxToken)
 		return Forward{Route: RouteEmbedPage, Embed: p}, err

@@ -192,7 +192,7 @@ func FuzzForwardablePath(f *testing.F) {
 		"/api/embed/card/" + tok + "/params/p_1/search/O'Brien%20(x)%7e", "/api/embed/card/" + tok + "/params/p/search/%252e",
 		"/api/embed/tiles/dashboard/" + tok + "/dashcard/1/card/2/0/1/2", "/api/embed/card/" + tok + "/params/p/remapping",
 		"/app/dist/app.js", "/app/dist/app.js;x", "/app/..;/api/user/current", "/app/.;x/a", "/app/..;jsessionid=1/x", "/app/%2e%2e;/x",
-		"/favicon.ico", "/api/geojson/world", "/api/session/properties", "/api/session/properties;x",
+		"/favicon.ico", "/embed/sdk/v1", "/embed/sdk/v1/x", "/api/geojson/world", "/api/session/properties", "/api/session/properties;x",
 		"/api/collection/root/items", "/api/card/1/..;/..;/setting", "/dashboard/1-a_b", "/collection/root", "/search",
 		"/APP/dist/app.js", "/Api/embed/card/" + tok, "/app\\..\\api", "//api/card/1", "/app/a%00",
 		"/api/embed/card/" + tok + "/params/p/search/a%2Fb", "/api/embed/card/" + tok + "/params/p/search/a%3Bb",

@@ -94,7 +94,7 @@ func pageLoad(route string, r *http.Request) bool {
 		return false
 	}
 	switch route {
-	case routeEmbedPage, routeSSOPage, routeSSOLogin:
+	case routeEmbedPage, routeEmbedSDK, routeSSOPage, routeSSOLogin:
 		return true
 	case routeMint, routeUnmatched:
 		// A browser navigating (a link, the address bar) asks for HTML; a

@@ -190,6 +190,7 @@ func (g *Gate) router() http.Handler {
 	// overlap, so the order changes nothing else.
 	m.PathPrefix("/api/embed/").Handler(g.named(routeEmbedAPI, g.serveEmbed)).Methods(http.MethodGet)
 	m.PathPrefix("/app/").Handler(g.named(routeStatic, g.serveStatic)).Methods(http.MethodGet, http.MethodHead)
+	m.Handle(policy.EmbedSDKPath, g.named(routeEmbedSDK, g.serveEmbedSDK)).Methods(http.MethodGet, http.MethodHead) // before the prefix it shares
 	m.PathPrefix("/embed/").Handler(g.named(routeEmbedPage, g.serveEmbed)).Methods(http.MethodGet, http.MethodHead)
 	m.Handle("/.tenantgate/embed/{kind:dashboard|question}/{id:[1-9][0-9]{0,8}}", g.named(routeMint, g.serveMint)).Methods(http.MethodGet)
 	m.Handle("/.tenantgate/guest/token", g.named(routeGuestToken, sso.Guest{Host: ssoHost{g}}.ServeHTTP)).Methods(http.MethodPost)

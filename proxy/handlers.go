@@ -63,7 +63,10 @@ var displayOptions = map[string]bool{
 }
 
 type mintResponse struct {
-	URL       string    `json:"url"`
+	URL string `json:"url"`
+	// Token is the handle alone, for the token attribute of embed.js's
+	// elements in guest mode (embedsdk.go).
+	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
@@ -106,7 +109,7 @@ func (g *Gate) serveMint(w http.ResponseWriter, r *http.Request) {
 	u := g.prefix + "/embed/" + res.Kind + "/" + handle + "#" + frag.Encode()
 	w.Header().Set("Cache-Control", "no-store")
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, mintResponse{URL: u, ExpiresAt: exp.UTC()})
+		writeJSON(w, http.StatusOK, mintResponse{URL: u, Token: handle, ExpiresAt: exp.UTC()})
 		return
 	}
 	w.Header().Set("Location", u)

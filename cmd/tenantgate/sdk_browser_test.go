@@ -18,7 +18,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/tenantgate/tenantgate/proxy"
 	"github.com/tenantgate/tenantgate/proxy/metabasetest"
 )
 
@@ -301,6 +300,9 @@ func (s *sdkSteps) expectSessionsOf(user, org string) {
 	s.seen = len(reqs)
 	queried := false
 	for _, r := range fresh {
+		if r.Header.Get("X-Request-Id") == "" {
+			continue // the gate's key probe: no browser request behind it
+		}
 		if !strings.HasPrefix(r.Path, "/api/") || r.Path == "/api/session/properties" && r.Header.Get("X-Metabase-Session") == "" {
 			continue // the audit's API-key calls and the anonymous settings
 		}
@@ -655,11 +657,5 @@ func (w *recordingWriter) Flush() {
 // browserRequests is what the stand-in received on browsers' behalf: the
 // gate's own key probes (at start and in /readyz) are left out.
 func browserRequests(mb *metabasetest.Server) []metabasetest.Request {
-	var out []metabasetest.Request
-	for _, r := range mb.Requests() {
-		if r.Header.Get("User-Agent") != proxy.ProbeUserAgent {
-			out = append(out, r)
-		}
-	}
-	return out
+	return browserDriven(mb.Requests())
 }

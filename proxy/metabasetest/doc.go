@@ -122,6 +122,14 @@
 // left out), GET /api/database and GET /api/collection/root. The Lato font
 // the SDK's stylesheet loads from /app/fonts/Lato/ is served empty.
 //
+// For modular embedding (embedjs.go, which writes the protocol down): the
+// script /app/embed.js, defining <metabase-question> and
+// <metabase-dashboard>, which frame /embed/sdk/v1 and run the JWT
+// handshake or the guest token provider for it from the host page, and
+// that iframe page, which takes its settings and session by postMessage
+// from any window (Metabase's hole) and renders from the session API or
+// /api/embed.
+//
 // Users are keyed by email (any case) and every request reads the user's
 // attributes as they are now, so two sign-ins of one email for two
 // organizations leave every session of that user with the second one's

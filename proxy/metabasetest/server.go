@@ -263,7 +263,7 @@ func exportRedirect(seg string) (token, format string, ok bool) {
 
 // serve routes a request once it is recorded.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, path string) {
-	if s.serveSSO(w, r, path) {
+	if s.serveSSO(w, r, path) || s.serveEmbedSDK(w, r, path) { // embedjs.go
 		return
 	}
 	get := r.Method == http.MethodGet || r.Method == http.MethodHead

@@ -30,7 +30,7 @@ func TestRoutes(t *testing.T) {
 		{"preflight", "OPTIONS", "/api/embed/dashboard/" + tok, 200, "", "", nil},
 		{"embed dashboard page", "GET", "/embed/dashboard/" + tok, 200, "text/html; charset=utf-8", "", map[string]string{"X-Frame-Options": ""}},
 		{"embed page does not check the token", "GET", "/embed/question/not-a-token", 200, "text/html; charset=utf-8", "", nil},
-		{"any embed path is the app", "GET", "/embed/sdk/v1", 200, "text/html; charset=utf-8", "", nil},
+		{"any other embed path is the app", "GET", "/embed/sdk/v2", 200, "text/html; charset=utf-8", "", nil},
 		{"asset", "GET", "/app/dist/app.css", 200, "text/css", "", map[string]string{"Cache-Control": "public, max-age=31536000"}},
 		{"missing asset", "GET", "/app/dist/nope.js", 404, "text/plain", "Not found.", nil},
 		{"favicon", "GET", "/favicon.ico", 200, "image/png", "", nil},
