@@ -87,7 +87,7 @@ func (f *credentialFinder) find(b []byte, from int) (h credentialHit, ok bool) {
 		start := i + j
 		end, shaped, _ := jwsRun(b, start)
 		if shaped {
-			if kind, verified := f.det.Verify(b[start:end]); verified && !bytes.Equal(b[start:end], f.own) {
+			if kind, verified := f.credential(b[start:end]); verified {
 				h, ok = credentialHit{start, end, kind}, true
 				break
 			}
@@ -104,6 +104,14 @@ func (f *credentialFinder) find(b []byte, from int) (h credentialHit, ok bool) {
 		}
 	}
 	return h, ok
+}
+
+// credential reports whether a JWT-shaped run is a Metabase credential,
+// and of which kind: it verifies with a Metabase secret and is not the
+// browser's own token.
+func (f *credentialFinder) credential(run []byte) (string, bool) {
+	kind, verified := f.det.Verify(run)
+	return kind, verified && !bytes.Equal(run, f.own)
 }
 
 // credentialScanner streams an upstream body, overwriting every credential
@@ -182,43 +190,55 @@ func (s *credentialScanner) Read(p []byte) (int, error) {
 // now: all of it at the end of the body, else everything before a tail
 // that may begin a credential the next read completes.
 func (s *credentialScanner) scan(b []byte, final bool) int {
+	// One pass over b, run by run: a JWT that verifies is overwritten, and
+	// a run b ends in the middle of is held back from its start (the next
+	// read completes it), unless it is already longer than any token.
 	limit := len(b)
-	if !final {
-		// A run still open at the end of b: hold it back from its start.
-		for i := 0; ; {
-			j := bytes.Index(b[i:], jwsStart)
+	for i := 0; ; {
+		j := bytes.Index(b[i:], jwsStart)
+		if j < 0 {
+			break
+		}
+		start := i + j
+		end, shaped, ended := jwsRun(b, start)
+		if !ended && !final {
+			if len(b)-start <= maxCredentialRun {
+				limit = start
+			}
+			break
+		}
+		if shaped {
+			if kind, ok := s.f.credential(b[start:end]); ok {
+				s.remove(b, start, end, kind)
+			}
+		}
+		i = end
+	}
+	if session := s.f.session; len(session) > 0 {
+		for from := 0; ; {
+			j := bytes.Index(b[from:limit], session)
 			if j < 0 {
 				break
 			}
-			start := i + j
-			end, _, ended := jwsRun(b, start)
-			if !ended {
-				if len(b)-start <= maxCredentialRun {
-					limit = start
-				}
-				break
-			}
-			i = end
+			s.remove(b, from+j, from+j+len(session), "session")
+			from += j + len(session)
 		}
-	}
-	for from := 0; ; {
-		h, ok := s.f.find(b[:limit], from)
-		if !ok {
-			break
-		}
-		s.removed++
-		if s.g != nil {
-			s.g.credentialRemoved(s.s, whereStream, h.kind, b[h.start:h.end])
-		}
-		for k := h.start; k < h.end; k++ {
-			b[k] = redactByte
-		}
-		from = h.end
 	}
 	if final {
 		return limit
 	}
 	return limit - heldTail(b[:limit], s.f.session)
+}
+
+// remove overwrites the credential at b[start:end], logged and counted.
+func (s *credentialScanner) remove(b []byte, start, end int, kind string) {
+	s.removed++
+	if s.g != nil {
+		s.g.credentialRemoved(s.s, whereStream, kind, b[start:end])
+	}
+	for k := start; k < end; k++ {
+		b[k] = redactByte
+	}
 }
 
 // heldTail is how many bytes at the end of b may be the start of "eyJ" or

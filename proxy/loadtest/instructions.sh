@@ -15,6 +15,8 @@
 #   bash proxy/loadtest/instructions.sh          # about 2 minutes
 #   LOW=2000 HIGH=6000 bash proxy/loadtest/instructions.sh
 #   GC=1 bash proxy/loadtest/instructions.sh     # with the garbage collector
+#   MAX_RATIO=2.4 bash proxy/loadtest/instructions.sh  # exit 1 above that
+#                                                # ratio (CI's budget)
 #   ANNOTATE=1 bash proxy/loadtest/instructions.sh  # also keep the callgrind
 #                                                # files and print the gate's top
 #                                                # inclusive functions
@@ -43,6 +45,10 @@ done
 printf 'instructions per request (callgrind, GOGC=%s, %d-%d requests):\n' "$gogc" "$LOW" "$HIGH"
 printf '  bare %8d\n  gate %8d\n  gate - bare %8d\n  gate / bare %8.2f\n' "${per[Bare]}" "${per[Gate]}" \
   "$(( per[Gate] - per[Bare] ))" "$(echo "${per[Gate]} / ${per[Bare]}" | bc -l)"
+if [ -n "${MAX_RATIO:-}" ] && [ "$(echo "${per[Gate]} > ${per[Bare]} * $MAX_RATIO" | bc -l)" = 1 ]; then
+  echo "the gate's instructions per request exceed $MAX_RATIO x the bare proxy's: a saving was undone, or new per-request work needs a look (README, Performance)" >&2
+  exit 1
+fi
 if [ -n "${ANNOTATE:-}" ]; then
   echo "callgrind files in $dir; the gate's top inclusive functions ($HIGH requests):"
   callgrind_annotate --inclusive=yes "$dir/cg.Gate.$HIGH" 2>/dev/null | sed -n '1,60p'
