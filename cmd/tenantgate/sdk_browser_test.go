@@ -53,20 +53,7 @@ func TestSDKBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1400),
-		chromedp.Flag("no-sandbox", true), // CI runs as root
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	tab, closeTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
-	defer closeTab()
+	tab := newTab(t, ctx, chromium, 1280, 1400)
 	console := watchConsole(t, tab)
 	b := &browserSteps{t: t, ctx: tab, base: base, artifacts: artifacts}
 	s := &sdkSteps{browserSteps: b, d: d, rec: rec, console: console}
