@@ -125,7 +125,7 @@ type LimitsConfig struct {
 type ProtectConfig struct {
 	DisableQueryMerging bool `yaml:"disable_query_merging"` // TENANTGATE_DISABLE_QUERY_MERGING, default false (merging on)
 	MergeMaxBytes       int  `yaml:"merge_max_bytes"`       // TENANTGATE_MERGE_MAX_BYTES, default 4194304: larger answers are never shared
-	TenantRate          int  `yaml:"tenant_rate"`           // TENANTGATE_TENANT_RATE, default 200 requests per second per tenant that reach Metabase
+	TenantRate          int  `yaml:"tenant_rate"`           // TENANTGATE_TENANT_RATE, default 200 per second per tenant: requests that make Metabase query the warehouse (queries, exports, filter values, tiles)
 	TenantBurst         int  `yaml:"tenant_burst"`          // TENANTGATE_TENANT_BURST, default 400
 	TenantConcurrency   int  `yaml:"tenant_concurrency"`    // TENANTGATE_TENANT_CONCURRENCY, default 64 requests per tenant in flight to Metabase
 	AssetCacheBytes     int  `yaml:"asset_cache_bytes"`     // TENANTGATE_ASSET_CACHE_BYTES, default 67108864 (64 MiB) of /app/dist assets
