@@ -36,33 +36,10 @@ func corpusSessions() map[string]caller {
 	}
 }
 
-// expand replaces the corpus placeholders with real tokens. A placeholder
-// runs from "{" to its matching "}" (MB params hold JSON braces).
+// expand replaces the corpus placeholders with real tokens (expandWith).
 func expand(t *testing.T, s string, sessions map[string]caller) string {
 	t.Helper()
-	var out strings.Builder
-	for {
-		i := strings.IndexByte(s, '{')
-		if i < 0 {
-			return out.String() + s
-		}
-		depth, j := 0, i
-		for ; j < len(s); j++ {
-			if s[j] == '{' {
-				depth++
-			} else if s[j] == '}' {
-				if depth--; depth == 0 {
-					break
-				}
-			}
-		}
-		if j == len(s) {
-			t.Fatalf("unbalanced placeholder in %q", s)
-		}
-		out.WriteString(s[:i])
-		out.WriteString(token(t, s[i+1:j], sessions))
-		s = s[j+1:]
-	}
+	return expandWith(t, s, func(inner string) string { return token(t, inner, sessions) })
 }
 
 func token(t *testing.T, inner string, sessions map[string]caller) string {
