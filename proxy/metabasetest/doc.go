@@ -74,7 +74,9 @@
 // All Users is blocked; the embedded group sees orders through one
 // sandbox on the organization_id attribute and customers unrestricted.
 // Permissions are additive, in the graph and in queries: a group that may
-// view orders unrestricted (SetViewData) beats the sandbox.
+// view orders unrestricted (SetViewData) beats the sandbox, and an ad-hoc
+// query over customers (customers.go) gives every tenant's customers to the
+// embedded group, as Metabase would.
 //
 // Each Server serves its own copy of the content. Tests change it while
 // serving with WireDashcard (an editor wiring a card: "fixing" the leaky

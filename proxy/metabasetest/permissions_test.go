@@ -157,3 +157,54 @@ func TestPermissionsAreAdditive(t *testing.T) {
 		})
 	}
 }
+
+// TestCustomersFollowAdditivePermissions: an ad-hoc query over the
+// customers table gives every tenant's customers to a user whose group may
+// view it unrestricted (the sample's planted hole, as Metabase serves it),
+// only the user's own under a sandbox, and a refusal when blocked.
+func TestCustomersFollowAdditivePermissions(t *testing.T) {
+	all := len(customers())
+	acme := 0
+	for _, c := range customers() {
+		if c[1] == "acme" {
+			acme++
+		}
+	}
+	query := `{"database":1,"type":"query","query":{"source-table":11}}`
+	for _, tt := range []struct {
+		name   string
+		change func(s *Server) error
+		status int
+		rows   int
+	}{
+		{"embedded group unrestricted (the sample)", nil, 202, all},
+		{"sandboxed on the tenant", func(s *Server) error { return s.AddSandbox(GroupEmbedded, TableCustomers, "organization_id") }, 202, acme},
+		{"blocked", func(s *Server) error { return s.SetViewData(GroupEmbedded, TableCustomers, ViewBlocked) }, 403, -1},
+		{"blocked, but All Users unrestricted", func(s *Server) error {
+			if err := s.SetViewData(GroupEmbedded, TableCustomers, ViewBlocked); err != nil {
+				return err
+			}
+			return s.SetViewData(GroupAllUsers, TableCustomers, ViewUnrestricted)
+		}, 202, all},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, base := ssoServer(t, SSOOptions{GroupSync: true})
+			if tt.change != nil {
+				if err := tt.change(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var r struct{ ID string }
+			json.Unmarshal([]byte(call(t, "GET", base+"/auth/sso?jwt="+ssoJWT(alice(nil)), map[string]string{"X-Metabase-Client": "embedding-sdk-react"}, "").body), &r)
+			res := call(t, "POST", base+"/api/dataset", map[string]string{"X-Metabase-Session": r.ID, "Content-Type": "application/json"}, query)
+			if res.status != tt.status {
+				t.Fatalf("dataset over customers = %d %s, want %d", res.status, res.body, tt.status)
+			}
+			if tt.rows >= 0 {
+				if got := len(decodeResult(t, res.body).Data.Rows); got != tt.rows {
+					t.Errorf("%d customers, want %d", got, tt.rows)
+				}
+			}
+		})
+	}
+}

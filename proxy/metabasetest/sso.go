@@ -794,18 +794,24 @@ func nonNil(m map[string]string) map[string]string {
 // sandboxed group; no access (nil, false) for anyone else. A sandboxed user
 // without the attribute gets the error message Metabase answers.
 func (s *Server) rowFilter(u *SSOUser, ct *content) (filters []filter, errMsg string, ok bool) {
-	if u.Superuser() || ct.readsUnfiltered(u.GroupIDs, TableOrders) {
+	return s.tableFilter(u, ct, TableOrders)
+}
+
+// tableFilter is rowFilter for any table of the sample database.
+func (s *Server) tableFilter(u *SSOUser, ct *content, tableID int) (filters []filter, errMsg string, ok bool) {
+	if u.Superuser() || ct.readsUnfiltered(u.GroupIDs, tableID) {
 		return nil, "", true // permissions are additive: a grant beats any sandbox (permissions.go)
 	}
+	t, _ := ct.tableByID(tableID)
 	for _, sb := range ct.sandboxes {
-		if sb.TableID != TableOrders || !slices.Contains(u.GroupIDs, sb.GroupID) {
+		if sb.TableID != tableID || !slices.Contains(u.GroupIDs, sb.GroupID) {
 			continue
 		}
 		v, has := u.Effective[sb.Attribute]
 		if !has {
 			return nil, fmt.Sprintf("Query requires user attribute `%s`", sb.Attribute), true
 		}
-		for _, f := range fields {
+		for _, f := range t.Fields {
 			if f.ID == sb.FieldID {
 				return []filter{{field: f.Name, values: []any{v}}}, "", true
 			}
@@ -852,6 +858,10 @@ func (s *Server) serveDataset(w http.ResponseWriter, r *http.Request, u *SSOUser
 			return
 		}
 		writeText(w, http.StatusBadRequest, msgInvalidQuery)
+		return
+	}
+	if q.Query.SourceTable == TableCustomers {
+		s.serveCustomers(w, u, ct)
 		return
 	}
 	if q.Query.SourceTable != TableOrders {
