@@ -152,3 +152,61 @@ func FuzzCredentialScanner(f *testing.F) {
 		}
 	})
 }
+
+// TestIndexJWSMatchesBytesIndex: the 'J'-anchored search finds exactly
+// what bytes.Index finds, at every position and next to its look-alikes
+// (a lone "J", "yJ", "eJ", "eyJ" at the start, the end and overlapping).
+func TestIndexJWSMatchesBytesIndex(t *testing.T) {
+	pieces := []string{"eyJ", "J", "yJ", "eJ", "ey", "e", "y", "JJ", "eeyJ", "eyeyJ", "a", "ÿJ"}
+	for _, a := range pieces {
+		for _, b := range pieces {
+			for pad := 0; pad < 40; pad++ {
+				s := []byte(strings.Repeat("x", pad) + a + strings.Repeat("J", pad%3) + b)
+				if got, want := indexJWS(s), bytes.Index(s, jwsStart); got != want {
+					t.Fatalf("indexJWS(%q) = %d, bytes.Index = %d", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzIndexJWS: on any bytes, indexJWS is bytes.Index(b, "eyJ").
+func FuzzIndexJWS(f *testing.F) {
+	f.Add([]byte("JeyJ"))
+	f.Add([]byte("yJeJey"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := indexJWS(b), bytes.Index(b, jwsStart); got != want {
+			t.Fatalf("indexJWS(%q) = %d, bytes.Index = %d", b, got, want)
+		}
+	})
+}
+
+// BenchmarkIndexJWS compares the 'J'-anchored search with bytes.Index on
+// answers with no token in them: letters (the load test's body) and rows
+// of English words, where 'e' is every few bytes.
+//
+//	go test -run='^$' -bench=IndexJWS -count=5 ./proxy/
+func BenchmarkIndexJWS(b *testing.B) {
+	letters := make([]byte, 20<<10)
+	for i := range letters {
+		letters[i] = 'a' + byte(i%26)
+	}
+	rows := []byte(strings.Repeat(`["Wheeler Street","delivered","Greene & Sons",1250.00],`, 20<<10/54))
+	for _, body := range []struct {
+		name string
+		b    []byte
+	}{{"letters", letters}, {"rows", rows}} {
+		b.Run(body.name+"/indexJWS", func(b *testing.B) {
+			b.SetBytes(int64(len(body.b)))
+			for b.Loop() {
+				_ = indexJWS(body.b)
+			}
+		})
+		b.Run(body.name+"/bytes.Index", func(b *testing.B) {
+			b.SetBytes(int64(len(body.b)))
+			for b.Loop() {
+				_ = bytes.Index(body.b, jwsStart)
+			}
+		})
+	}
+}
