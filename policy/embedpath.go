@@ -141,6 +141,13 @@ const maxEmbedSegments = 16
 // So no ";", "\", dot or empty segment, and no escape elsewhere, gets
 // through: the path Metabase routes is exactly the path we checked.
 func ParseEmbedPath(escaped string, maxToken int) (EmbedPath, error) {
+	return parseEmbedPath(escaped, maxToken, false)
+}
+
+// parseEmbedPath is ParseEmbedPath; plain says every byte of escaped is in
+// [A-Za-z0-9_.-/] (ScanPath found it so), which makes the token's byte
+// check redundant: the token is part of one segment.
+func parseEmbedPath(escaped string, maxToken int, plain bool) (EmbedPath, error) {
 	var p EmbedPath
 	// Split into a fixed array so the hot path does not allocate a slice
 	// per request.
@@ -162,7 +169,7 @@ func ParseEmbedPath(escaped string, maxToken int) (EmbedPath, error) {
 			}
 		}
 		p.Token = tok
-		return p, checkToken(p.Token, maxToken)
+		return p, checkToken(p.Token, maxToken, plain)
 	case segs[0] == "api" && len(segs) >= 4 && segs[1] == "embed":
 		segs = segs[2:]
 	default:
@@ -182,7 +189,7 @@ func ParseEmbedPath(escaped string, maxToken int) (EmbedPath, error) {
 		} else if len(rest) != 4 || !parseDashcard(&p, rest) {
 			return p, ErrNotEmbedPath
 		}
-		return p, checkToken(p.Token, maxToken)
+		return p, checkToken(p.Token, maxToken, plain)
 	case segs[0] == "tiles" && len(segs) >= 3 && (segs[1] == "card" || segs[1] == "dashboard"):
 		p.Kind, p.Token, rest = kindOf(segs[1]), segs[2], segs[3:]
 		if p.Kind == "dashboard" {
@@ -202,7 +209,7 @@ func ParseEmbedPath(escaped string, maxToken int) (EmbedPath, error) {
 			return p, ErrNotEmbedPath
 		}
 		p.Endpoint = EndpointTile
-		return p, checkToken(p.Token, maxToken)
+		return p, checkToken(p.Token, maxToken, plain)
 	default:
 		return p, ErrNotEmbedPath
 	}
@@ -234,7 +241,7 @@ func ParseEmbedPath(escaped string, maxToken int) (EmbedPath, error) {
 	default:
 		return p, ErrNotEmbedPath
 	}
-	return p, checkToken(p.Token, maxToken)
+	return p, checkToken(p.Token, maxToken, plain)
 }
 
 // splitSegments appends the segments of an absolute path to segs (its
@@ -301,13 +308,14 @@ func isFormat(s string) bool { return s == "csv" || s == "json" || s == "xlsx" }
 // checkToken accepts a compact JWS: three base64url segments, no padding,
 // nothing else. Metabase's own pattern is looser; ours only has to cover
 // the tokens the gate mints and the HS256 tokens apps mint.
-func checkToken(tok string, maxToken int) error {
+func checkToken(tok string, maxToken int, plain bool) error {
 	if len(tok) > maxToken {
 		return ErrTokenTooLong
 	}
-	// Every byte base64url or a dot, eight at a time; then exactly two
-	// dots, with a non-empty part on each side (IndexByte is vectorised).
-	if !bytescan.IsTokenBytes(tok) {
+	// Every byte base64url or a dot, eight at a time (unless the path's
+	// scan already found every byte plain); then exactly two dots, with a
+	// non-empty part on each side (IndexByte is vectorised).
+	if !plain && !bytescan.IsTokenBytes(tok) {
 		return ErrBadToken
 	}
 	i := strings.IndexByte(tok, '.')

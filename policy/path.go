@@ -78,7 +78,37 @@ var pathClass = func() (t [256]uint8) {
 // forwarded. It runs on every request before the router: a table lookup
 // per byte, no allocation. Each route's own parser then checks its
 // segments' kinds.
-func CleanPath(escaped, prefix string) error {
+func CleanPath(escaped, prefix string) error { return ScanPath(escaped).Clean(prefix) }
+
+// ScannedPath is an escaped path and what one scan of its bytes found:
+// whether every byte is in [A-Za-z0-9_.-/] (plain). Only ScanPath makes
+// one, so a check given a ScannedPath may skip what plain already implies:
+// CleanPath's byte check, and an embed token's (a segment of a plain path
+// holds no "/", so its bytes are exactly base64url and "."). The gate scans
+// a request's path once, not once per check.
+type ScannedPath struct {
+	s     string
+	plain bool
+}
+
+// ScanPath scans escaped once, eight bytes at a time.
+func ScanPath(escaped string) ScannedPath { return ScannedPath{escaped, firstNotPlain(escaped) < 0} }
+
+// String is the escaped path.
+func (p ScannedPath) String() string { return p.s }
+
+// Plain reports whether every byte of the path is in [A-Za-z0-9_.-/].
+func (p ScannedPath) Plain() bool { return p.plain }
+
+// TrimPrefix is the path below prefix, if it starts with it (a part of a
+// plain path is plain).
+func (p ScannedPath) TrimPrefix(prefix string) ScannedPath {
+	return ScannedPath{strings.TrimPrefix(p.s, prefix), p.plain}
+}
+
+// Clean is CleanPath of the scanned path.
+func (p ScannedPath) Clean(prefix string) error {
+	escaped := p.s
 	if escaped == "" || escaped[0] != '/' {
 		return ErrPathSegment
 	}
@@ -88,7 +118,9 @@ func CleanPath(escaped, prefix string) error {
 			below = escaped[len(prefix):]
 		}
 	}
-	if i := firstNotPlain(below); i >= 0 {
+	if p.plain {
+		// Every byte is plain: nothing for the byte check to refuse.
+	} else if i := firstNotPlain(below); i >= 0 {
 		// The slow path: only a values search may hold such bytes.
 		for j := i; j < len(below); j++ {
 			if pathClass[below[j]] == byteRefused {
@@ -189,14 +221,20 @@ func (f Forward) Upstream(tok string) string {
 // prefix. Every forwarding handler calls it, so FuzzForwardablePath covers
 // what the gate really forwards. maxToken bounds an embed token.
 func ForwardablePath(escaped string, maxToken int) (Forward, error) {
+	return ScanPath(escaped).Forwardable(maxToken)
+}
+
+// Forwardable is ForwardablePath of the scanned path.
+func (sp ScannedPath) Forwardable(maxToken int) (Forward, error) {
+	escaped := sp.s
 	switch {
 	case strings.HasPrefix(escaped, "/api/embed/"):
-		p, err := ParseEmbedPath(escaped, maxToken)
+		p, err := parseEmbedPath(escaped, maxToken, sp.plain)
 		return Forward{Route: RouteEmbedAPI, Embed: p}, err
 	case escaped == EmbedSDKPath: // before the static embed pages, which share the prefix
 		return Forward{Route: RouteEmbedSDK, Path: EmbedSDKPath}, nil
 	case strings.HasPrefix(escaped, "/embed/"):
-		p, err := ParseEmbedPath(escaped, maxToken)
+		p, err := parseEmbedPath(escaped, maxToken, sp.plain)
 		return Forward{Route: RouteEmbedPage, Embed: p}, err
 	case escaped == "/api/session/properties":
 		return Forward{Route: RouteProperties, Path: "/api/session/properties"}, nil

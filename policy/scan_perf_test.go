@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -82,7 +84,7 @@ func TestTokenAndPathScansMatchBytewise(t *testing.T) {
 
 func compareScans(t *testing.T, s string) {
 	t.Helper()
-	if got, want := checkToken(s, 100), checkTokenBytewise(s, 100); got != want {
+	if got, want := checkToken(s, 100, false), checkTokenBytewise(s, 100); got != want {
 		t.Fatalf("checkToken(%q) = %v, byte by byte %v", s, got, want)
 	}
 	if got, want := firstNotPlain(s), firstNotPlainBytewise(s); got != want {
@@ -97,4 +99,51 @@ func FuzzScansMatchBytewise(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { compareScans(t, s) })
+}
+
+// compareScanned: what the scan lets Clean and Forwardable skip changes no
+// answer. The scanned path gives the answers of the same path with its
+// scan forgotten (plain false: every byte check run), for the whole path
+// and below a prefix.
+func compareScanned(t *testing.T, s, prefix string) {
+	t.Helper()
+	sp, unscanned := ScanPath(s), ScannedPath{s: s}
+	if got, want := sp.Clean(prefix), unscanned.Clean(prefix); got != want {
+		t.Fatalf("ScanPath(%q).Clean(%q) = %v, unscanned %v", s, prefix, got, want)
+	}
+	for _, p := range []ScannedPath{sp, sp.TrimPrefix(prefix)} {
+		got, gerr := p.Forwardable(64)
+		want, werr := ScannedPath{s: p.String()}.Forwardable(64)
+		if !reflect.DeepEqual(got, want) || !errors.Is(gerr, werr) && gerr != werr {
+			t.Fatalf("ScanPath(%q).Forwardable = %+v, %v; unscanned %+v, %v", p.String(), got, gerr, want, werr)
+		}
+	}
+}
+
+// TestScannedPathSkipsOnlyWhatScanImplies: every byte at every position
+// of an embed path (the token's bytes and the separators) gives the same
+// answers scanned and unscanned.
+func TestScannedPathSkipsOnlyWhatScanImplies(t *testing.T) {
+	base := "/t/api/embed/dashboard/abcdefghij.klmnopqrstu.vwxyz0189/dashcard/1/card/2"
+	for pos := 0; pos < len(base); pos++ {
+		for c := 0; c < 256; c++ {
+			b := []byte(base)
+			b[pos] = byte(c)
+			compareScanned(t, string(b), "/t")
+			compareScanned(t, string(b)[2:], "")
+		}
+	}
+	for _, s := range scanSeeds {
+		compareScanned(t, s, "")
+	}
+}
+
+// FuzzScannedPath: for any path and prefix, the scanned path answers as
+// the unscanned one.
+func FuzzScannedPath(f *testing.F) {
+	for _, s := range scanSeeds {
+		f.Add(s, "")
+	}
+	f.Add("/t/embed/question/a.b.c.csv", "/t")
+	f.Fuzz(func(t *testing.T, s, prefix string) { compareScanned(t, s, prefix) })
 }

@@ -20,7 +20,7 @@ const routeEmbedSDK = "embed_sdk"
 // URL is refused (policy.EmbedSDKQuery), and a longer path is not this
 // route (Metabase would serve it the static embed app).
 func (g *Gate) serveEmbedSDK(w http.ResponseWriter, r *http.Request) {
-	f, err := policy.ForwardablePath(g.stripPrefix(r), 0)
+	f, err := g.scannedPath(r).Forwardable(0)
 	if err != nil || f.Route != policy.RouteEmbedSDK {
 		g.deny(w, r, policy.Decision{Reason: policy.ReasonRouteNotAllowed, Detail: "not modular embedding's iframe page"})
 		return

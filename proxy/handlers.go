@@ -124,7 +124,7 @@ func wantsJSON(r *http.Request) bool {
 // handle and its binding to the caller's current session, decide, re-sign
 // for Metabase, proxy.
 func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
-	f, err := policy.ForwardablePath(g.stripPrefix(r), g.policy.MaxTokenBytes())
+	f, err := g.scannedPath(r).Forwardable(g.policy.MaxTokenBytes())
 	if err == nil && f.Route != policy.RouteEmbedAPI && f.Route != policy.RouteEmbedPage {
 		err = policy.ErrNotEmbedPath
 	}
@@ -359,7 +359,7 @@ func (g *Gate) credential(tok string, who *auth.Identity) (policy.Credential, po
 // It forwards the path policy.AssetPath rebuilt and the query
 // policy.CleanQuery rebuilt; the favicon takes no query.
 func (g *Gate) serveStatic(w http.ResponseWriter, r *http.Request) {
-	f, err := policy.ForwardablePath(g.stripPrefix(r), 0)
+	f, err := g.scannedPath(r).Forwardable(0)
 	if err != nil || f.Route != policy.RouteAsset {
 		g.deny(w, r, policy.Decision{Reason: policy.ReasonRouteNotAllowed, Detail: "not a static asset path"})
 		return
@@ -413,7 +413,7 @@ func (g *Gate) serveGeoJSON(w http.ResponseWriter, r *http.Request) {
 		g.deny(w, r, policy.Decision{Reason: policy.ReasonRouteNotAllowed, Detail: "geojson takes no query"})
 		return
 	}
-	f, err := policy.ForwardablePath(g.stripPrefix(r), 0)
+	f, err := g.scannedPath(r).Forwardable(0)
 	if err != nil || f.Route != policy.RouteGeoJSON {
 		g.deny(w, r, policy.Decision{Reason: policy.ReasonRouteNotAllowed, Detail: "not a geojson key"})
 		return

@@ -120,7 +120,7 @@ func appendRedactedPath(b []byte, p string) []byte {
 		if seg := p[start:end]; secretLike(seg) {
 			b = appendJSONString(b, p[last:start])
 			b = append(b, '~')
-			if i := strings.LastIndexByte(seg, '.'); strings.Count(seg, ".") >= 2 && len(seg)-i > 16 {
+			if jwsTail(seg) {
 				b = appendJSONString(b, seg[len(seg)-8:])
 			} else {
 				sum := sha256.Sum256([]byte(seg))

@@ -87,7 +87,8 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 		c.rid[0] = s.requestID
 		s.requestIDs, s.xff = c.rid[:], &c.xff
 		sw.Header()["X-Request-Id"] = s.requestIDs
-		s.escPath = urlEscapedPath(r.URL)
+		s.scanned = scanRequestPath(r.URL)
+		s.escPath = s.scanned.String()
 		g.metrics.InFlightInc()
 		r = withScope(r, c, start, g.cfg.Upstream.Timeout)
 		// Book-keeping runs even when the reverse proxy aborts a cut
@@ -102,7 +103,7 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 			*o = observation{}
 			observed.Put(o)
 		}()
-		if reason, detail := g.sane(r); reason != "" {
+		if reason, detail := g.sane(r, s); reason != "" {
 			g.deny(sw, r, policy.Decision{Reason: reason, Detail: detail})
 			return
 		}
@@ -189,12 +190,11 @@ var accessLines = sync.Pool{New: func() any { return &accessLine{b: make([]byte,
 // ";param", an escape or a backslash that some server would resolve
 // differently from us never reaches a route's parser; and oversize paths
 // and queries. A table lookup per byte, no allocation.
-func (g *Gate) sane(r *http.Request) (policy.Reason, string) {
-	p := escapedPath(r)
-	if len(p)+len(r.URL.RawQuery) > g.cfg.Limits.MaxTokenBytes*2 {
+func (g *Gate) sane(r *http.Request, s *scope) (policy.Reason, string) {
+	if len(s.escPath)+len(r.URL.RawQuery) > g.cfg.Limits.MaxTokenBytes*2 {
 		return policy.ReasonRequestTooLarge, "path and query longer than allowed"
 	}
-	if err := policy.CleanPath(p, g.prefix); err != nil {
+	if err := s.scanned.Clean(g.prefix); err != nil {
 		return policy.ReasonMalformedRequest, err.Error()
 	}
 	return "", ""

@@ -55,3 +55,40 @@ func TestURLEscapedPath(t *testing.T) {
 		}
 	}
 }
+
+// jwsTailSpelledOut is jwsTail's definition, the reference.
+func jwsTailSpelledOut(seg string) bool {
+	i := strings.LastIndexByte(seg, '.')
+	return strings.Count(seg, ".") >= 2 && len(seg)-i > 16
+}
+
+// TestJWSTail: jwsTail is its definition for dots at every position of
+// segments around the 16-byte boundary, and FuzzJWSTail for any segment.
+func TestJWSTail(t *testing.T) {
+	for n := 0; n < 40; n++ {
+		for i := -1; i < n; i++ {
+			for j := -1; j < n; j++ {
+				b := []byte(strings.Repeat("a", n))
+				if i >= 0 {
+					b[i] = '.'
+				}
+				if j >= 0 {
+					b[j] = '.'
+				}
+				if got, want := jwsTail(string(b)), jwsTailSpelledOut(string(b)); got != want {
+					t.Fatalf("jwsTail(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+func FuzzJWSTail(f *testing.F) {
+	f.Add("a.b.cccccccccccccccccc")
+	f.Add("a.b.ccccccccccccccc.")
+	f.Fuzz(func(t *testing.T, seg string) {
+		if got, want := jwsTail(seg), jwsTailSpelledOut(seg); got != want {
+			t.Fatalf("jwsTail(%q) = %v, want %v", seg, got, want)
+		}
+	})
+}

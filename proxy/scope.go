@@ -28,6 +28,9 @@ type scope struct {
 	xff        *[1]string
 	route      string
 	escPath    string // r.URL.EscapedPath(), computed once by observe
+	// scanned is escPath and what one scan of its bytes found (the path
+	// checks and the embed parser reuse it instead of scanning again).
+	scanned policy.ScannedPath
 	identity   *auth.Identity
 	subject    string        // a refused caller's verified subject, when identity is nil
 	resource   auth.Resource // what the request is about, once known (for the decision log)
@@ -266,6 +269,27 @@ func escapedPath(r *http.Request) string {
 // urlEscapedPath is u.EscapedPath() without its escape scan, slow per
 // byte, in the common case: a path of unreserved characters and slashes
 // is its own escaped form.
+// scanRequestPath is the request's escaped path, scanned once: a path with
+// no escapes and only [A-Za-z0-9_.-/] bytes is its own escaped form, so
+// one scan gives both that and what the path checks need.
+func scanRequestPath(u *url.URL) policy.ScannedPath {
+	if u.RawPath == "" {
+		if sp := policy.ScanPath(u.Path); sp.Plain() {
+			return sp
+		}
+	}
+	return policy.ScanPath(urlEscapedPath(u))
+}
+
+// scannedPath is the request's scanned escaped path below the public
+// prefix: the scope's, or scanned now for a request without one.
+func (g *Gate) scannedPath(r *http.Request) policy.ScannedPath {
+	if c, ok := r.Context().(*scopeCtx); ok && c.s.escPath != "" && c.s.scanned.String() == c.s.escPath {
+		return c.s.scanned.TrimPrefix(g.prefix)
+	}
+	return policy.ScanPath(g.stripPrefix(r))
+}
+
 func urlEscapedPath(u *url.URL) string {
 	if u.RawPath == "" && plainPath(u.Path) {
 		return u.Path

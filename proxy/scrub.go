@@ -44,6 +44,7 @@ func (g *Gate) credentialRemoved(s *scope, where, kind string, cred []byte) {
 func (g *Gate) checkHeaders(h http.Header, s *scope) error {
 	session := s.scan.f.session
 	for k, vs := range h {
+		named := sessionNamed(k) // once per name, not per value
 		for _, v := range vs {
 			if strings.IndexByte(v, '%') >= 0 {
 				// A URL's reader decodes it: look at what it decodes to.
@@ -57,7 +58,7 @@ func (g *Gate) checkHeaders(h http.Header, s *scope) error {
 					return fmt.Errorf("header %s: %w", k, errUpstreamCredential)
 				}
 			}
-			if sessionNamed(k) {
+			if named {
 				if i := uuidIndex(v); i >= 0 {
 					g.credentialRemoved(s, whereHeader, "session", []byte(v[i:i+36]))
 					return fmt.Errorf("header %s holds a session id: %w", k, errUpstreamCredential)
@@ -154,26 +155,34 @@ func isUUID(v string) bool {
 // sessionNamed reports whether a header name says it carries a session or
 // a cookie (X-Metabase-Session, a Set-Cookie variant), in any case.
 func sessionNamed(k string) bool {
-	return containsFold(k, "session") || containsFold(k, "cookie")
-}
-
-// containsFold is strings.Contains ignoring ASCII case, for a lower-case
-// needle, without allocating.
-func containsFold(s, lower string) bool {
-	for i := 0; i+len(lower) <= len(s); i++ {
-		j := 0
-		for ; j < len(lower); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
+	// One pass for both words: only an 's' or a 'c' (either case) can
+	// begin one, and most names have few.
+	for i := 0; i+len("cookie") <= len(k); i++ {
+		switch k[i] | 0x20 {
+		case 's':
+			if i+len("session") <= len(k) && hasPrefixFold(k[i:], "session") {
+				return true
 			}
-			if c != lower[j] {
-				break
+		case 'c':
+			if hasPrefixFold(k[i:], "cookie") {
+				return true
 			}
-		}
-		if j == len(lower) {
-			return true
 		}
 	}
 	return false
+}
+
+// hasPrefixFold reports whether s begins with lower (lower-case ASCII),
+// ignoring ASCII case.
+func hasPrefixFold(s, lower string) bool {
+	for j := 0; j < len(lower); j++ {
+		c := s[j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[j] {
+			return false
+		}
+	}
+	return true
 }

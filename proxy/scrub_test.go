@@ -365,3 +365,55 @@ func TestUnscannableEncodingRefused(t *testing.T) {
 		t.Errorf("br answer: %d %s, want 502 upstream-unavailable", w.Code, w.Body)
 	}
 }
+
+// containsFold is strings.Contains ignoring ASCII case (sessionNamed's
+// reference), for a lower-case
+// needle, without allocating.
+func containsFold(s, lower string) bool {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		j := 0
+		for ; j < len(lower); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSessionNamedMatchesContainsFold: the one-pass check answers as the
+// two searches it replaced, for names made of the words' pieces in every
+// case and at every position.
+func TestSessionNamedMatchesContainsFold(t *testing.T) {
+	pieces := []string{"session", "SESSION", "Session", "sessio", "cookie", "COOKIE", "Cookie", "cooki", "s", "c", "x-", "-", "ſ", "\x00", "Set-", "X-Metabase-"}
+	for _, a := range pieces {
+		for _, b := range pieces {
+			for _, c := range pieces {
+				k := a + b + c
+				want := containsFold(k, "session") || containsFold(k, "cookie")
+				if got := sessionNamed(k); got != want {
+					t.Fatalf("sessionNamed(%q) = %v, want %v", k, got, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzSessionNamed: for any name, sessionNamed is the two case-folded
+// searches.
+func FuzzSessionNamed(f *testing.F) {
+	f.Add("X-Metabase-Session")
+	f.Add("set-COOKIE")
+	f.Fuzz(func(t *testing.T, k string) {
+		if got, want := sessionNamed(k), containsFold(k, "session") || containsFold(k, "cookie"); got != want {
+			t.Fatalf("sessionNamed(%q) = %v, want %v", k, got, want)
+		}
+	})
+}
