@@ -30,12 +30,12 @@ type scope struct {
 	escPath    string // r.URL.EscapedPath(), computed once by observe
 	// scanned is escPath and what one scan of its bytes found (the path
 	// checks and the embed parser reuse it instead of scanning again).
-	scanned policy.ScannedPath
-	identity   *auth.Identity
-	subject    string        // a refused caller's verified subject, when identity is nil
-	resource   auth.Resource // what the request is about, once known (for the decision log)
-	decision   policy.Decision
-	decided    bool
+	scanned  policy.ScannedPath
+	identity *auth.Identity
+	subject  string        // a refused caller's verified subject, when identity is nil
+	resource auth.Resource // what the request is about, once known (for the decision log)
+	decision policy.Decision
+	decided  bool
 
 	// Set by the embed handler for the upstream leg.
 	kind       routeKind
