@@ -587,6 +587,12 @@ func TestChildCacheSameChild(t *testing.T) {
 			}
 		}
 	}
+	created.Range(func(k, n any) bool {
+		if n := n.(*atomic.Int64).Load(); n != 1 {
+			t.Errorf("%v created %d times, want once", k, n)
+		}
+		return true
+	})
 }
 
 // TestHotPathDoesNotAllocate: once every label set of mixedRequests has
