@@ -547,16 +547,20 @@ func TestConcurrentHotPathSums(t *testing.T) {
 	}
 }
 
+type testKey struct {
+	s string
+	n int
+}
+
+// slot puts every key in one of two slots, so slots are fought over.
+func (k testKey) slot() uint64 { return uint64(k.n & 1) }
+
 // TestChildCacheSameChild: a key's first lookups, racing, all get the one
 // child, created once; later lookups get it again; other keys get theirs.
 func TestChildCacheSameChild(t *testing.T) {
-	type key struct {
-		s string
-		n int
-	}
-	var c childCache[key, *int]
+	var c childCache[testKey, *int]
 	var created sync.Map // key → *atomic.Int64, its create calls
-	create := func(k key) *int {
+	create := func(k testKey) *int {
 		n, _ := created.LoadOrStore(k, new(atomic.Int64))
 		n.(*atomic.Int64).Add(1)
 		return new(int) // a distinct pointer per call: a second create shows
@@ -569,13 +573,13 @@ func TestChildCacheSameChild(t *testing.T) {
 			got[g] = make([]*int, keys)
 			for i := range keys {
 				// Built at run time, so equal keys do not share string data.
-				got[g][i] = c.get(key{fmt.Sprint("k", i%100), i / 100}, create)
+				got[g][i] = c.get(testKey{fmt.Sprint("k", i%100), i / 100}, create)
 			}
 		})
 	}
 	wg.Wait()
 	for i := range keys {
-		want := c.get(key{fmt.Sprint("k", i%100), i / 100}, create)
+		want := c.get(testKey{fmt.Sprint("k", i%100), i / 100}, create)
 		for g := range goroutines {
 			if got[g][i] != want {
 				t.Fatalf("key %d: goroutine %d got another child", i, g)
