@@ -615,3 +615,25 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 		t.Errorf("warm hot path allocates %v times per request, want 0", got)
 	}
 }
+
+// TestChildCacheCollisionsDoNotAllocate: warm keys that share a slot are
+// found through the map and put back in the slot, still without allocating.
+func TestChildCacheCollisionsDoNotAllocate(t *testing.T) {
+	var c childCache[testKey, *int]
+	create := func(testKey) *int { return new(int) }
+	keys := []testKey{{"a", 0}, {"b", 0}, {"c", 2}} // all in testKey's slot 0
+	want := map[testKey]*int{}
+	for _, k := range keys {
+		want[k] = c.get(k, create)
+	}
+	i := 0
+	if got := testing.AllocsPerRun(1000, func() {
+		k := keys[i%len(keys)]
+		if c.get(k, create) != want[k] {
+			t.Fatalf("%v: another child", k)
+		}
+		i++
+	}); got != 0 {
+		t.Errorf("colliding warm keys allocate %v times per lookup, want 0", got)
+	}
+}
