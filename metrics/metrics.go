@@ -1,10 +1,12 @@
 package metrics
 
 import (
+	"maps"
 	"net/http"
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,7 +104,7 @@ type Metrics struct {
 	// New and only read afterwards.
 	requestChildren  childCache[requestKey, requestChildren]
 	upstreamChildren childCache[upstreamKey, prometheus.Observer]
-	authChildren     childCache[[2]string, prometheus.Counter]
+	authChildren     childCache[authKey, prometheus.Counter]
 	decisionChildren childCache[decisionKey, prometheus.Counter]
 	cacheChildren    childCache[cacheKey, prometheus.Counter]
 	upstreamKinds    map[string]prometheus.Counter
@@ -126,6 +128,10 @@ type requestChildren struct {
 type upstreamKey struct {
 	route string
 	code  int
+}
+
+type authKey struct {
+	source, result string
 }
 
 type decisionKey struct {
@@ -348,11 +354,11 @@ func (m *Metrics) AuthAttempt(source, result string) {
 	if m == nil {
 		return
 	}
-	m.authChildren.get([2]string{source, result}, m.newAuthChild).Inc()
+	m.authChildren.get(authKey{source, result}, m.newAuthChild).Inc()
 }
 
-func (m *Metrics) newAuthChild(k [2]string) prometheus.Counter {
-	return m.authAttempts.WithLabelValues(k[0], k[1])
+func (m *Metrics) newAuthChild(k authKey) prometheus.Counter {
+	return m.authAttempts.WithLabelValues(k.source, k.result)
 }
 
 // Decision counts one policy decision; reason is its policy.Reason.
@@ -513,18 +519,134 @@ func (m *Metrics) UnsafeResources(n int) {
 	m.unsafe.Set(float64(n))
 }
 
-// childCache maps a label set to its bound child collectors. sync.Map suits
-// it: keys are written once and then only read, from many goroutines.
-type childCache[K comparable, V any] struct {
-	m sync.Map // K → V
+// childCache maps a label set to its bound child collectors. A known key
+// is found without a lock, and without sync.Map's hashing of the key through
+// an interface (typehash) and walk of its trie, which together were most of
+// the cost of a request's metrics:
+//
+//   - first in slots, a small direct-mapped array indexed by K.slot, a
+//     cheap hash of the key's lengths, a few bytes and integers, and checked
+//     with == on the whole key (cheap: label values are constants, and equal
+//     strings with equal data pointers compare without reading the bytes);
+//   - then in a plain map read through an atomic pointer, hashed by K's
+//     generated hash function; the entry found is put in its slot.
+//
+// A new key is added under mu to dirty, a copy of the read map, which
+// replaces it once lookups have missed the read map as often as dirty has
+// keys: n keys then cost O(n) copying in all, not O(n²) (the request vec
+// may reach thousands of label sets). create runs once per key, under mu.
+// Slots only ever hold entries of the map, so two keys in one slot cost a
+// map lookup, never a wrong child.
+type childCache[K slotKey, V any] struct {
+	slots [cacheSlots]atomic.Pointer[entry[K, V]]
+	read  atomic.Pointer[childMap[K, V]]
+
+	mu     sync.Mutex
+	dirty  *childMap[K, V] // read's keys and those added since; nil if none were
+	misses int             // lookups under mu since read was last replaced
+}
+
+// cacheSlots is a power of two, more than a gate's usual label sets.
+const cacheSlots = 1 << cacheSlotBits
+
+const cacheSlotBits = 8
+
+// slotKey is a label-set key that can pick its slot.
+type slotKey interface {
+	comparable
+	slot() uint64
+}
+
+// entry is a key and its children; the map holds pointers to entries so a
+// slot can be filled without allocating.
+type entry[K comparable, V any] struct {
+	key K
+	val V
+}
+
+// childMap is boxed so that promoting dirty stores a pointer it already has
+// rather than allocating one for the map.
+type childMap[K comparable, V any] struct {
+	m map[K]*entry[K, V]
 }
 
 func (c *childCache[K, V]) get(k K, create func(K) V) V {
-	if v, ok := c.m.Load(k); ok {
-		return v.(V)
+	// Fibonacci hashing: the top bits of the product mix all of slot's bits.
+	s := &c.slots[(k.slot()*0x9e3779b97f4a7c15)>>(64-cacheSlotBits)]
+	if e := s.Load(); e != nil && e.key == k {
+		return e.val
 	}
-	v, _ := c.m.LoadOrStore(k, create(k))
-	return v.(V)
+	var e *entry[K, V]
+	if r := c.read.Load(); r != nil {
+		e = r.m[k]
+	}
+	if e == nil {
+		e = c.getSlow(k, create)
+	}
+	s.Store(e)
+	return e.val
+}
+
+func (c *childCache[K, V]) getSlow(k K, create func(K) V) *entry[K, V] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.read.Load()
+	if r != nil {
+		if e, ok := r.m[k]; ok { // promoted while we waited for mu
+			return e
+		}
+	}
+	if c.dirty == nil {
+		d := &childMap[K, V]{m: make(map[K]*entry[K, V])}
+		if r != nil {
+			maps.Copy(d.m, r.m)
+		}
+		c.dirty = d
+	}
+	e, ok := c.dirty.m[k]
+	if !ok {
+		e = &entry[K, V]{key: k, val: create(k)}
+		c.dirty.m[k] = e
+	}
+	// The read map is never written after it is stored: readers hold it
+	// without a lock. dirty becomes read and a later key copies it anew.
+	if c.misses++; c.misses >= len(c.dirty.m) {
+		c.read.Store(c.dirty)
+		c.dirty, c.misses = nil, 0
+	}
+	return e
+}
+
+// strSlot is s's contribution to a slot: its length and three of its bytes,
+// enough to tell the label values of one vec apart, and cheaper than
+// hashing all of s.
+func strSlot(s string) uint64 {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	return uint64(n)<<24 | uint64(s[0])<<16 | uint64(s[n/2])<<8 | uint64(s[n-1])
+}
+
+// The key's fields are combined polynomially, so that equal fields do not
+// cancel; get mixes the result into a slot.
+func (k requestKey) slot() uint64 {
+	return (strSlot(k.route)*31+strSlot(k.method))*31 + uint64(k.code)
+}
+
+func (k upstreamKey) slot() uint64 { return strSlot(k.route)*31 + uint64(k.code) }
+
+func (k authKey) slot() uint64 { return strSlot(k.source)*31 + strSlot(k.result) }
+
+func (k decisionKey) slot() uint64 { return strSlot(k.reason)*2 + b2u(k.allow) }
+
+func (k cacheKey) slot() uint64 { return strSlot(k.cache)*2 + b2u(k.hit) }
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // bind binds the single-label vec to each value.

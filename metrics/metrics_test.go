@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -388,5 +389,251 @@ func TestReadmeListsEveryMetric(t *testing.T) {
 		if !strings.Contains(string(readme), "| `"+mf.GetName()+"` |") {
 			t.Errorf("README's metrics table has no row for %s", mf.GetName())
 		}
+	}
+}
+
+// hotPath is the set of calls one proxied request makes, with the label
+// values the proxy passes (string constants, a normalized method).
+func hotPath(m *Metrics, route, method string, code int) {
+	m.AuthAttempt("jwt", "ok")
+	m.Cache("session", true)
+	m.Decision(true, "allowed")
+	m.ObserveUpstream(route, code, 40*time.Millisecond)
+	m.ObserveRequest(route, method, code, 42*time.Millisecond)
+}
+
+// BenchmarkHotPath repeats one request's calls with the same labels.
+func BenchmarkHotPath(b *testing.B) {
+	m := New(prometheus.NewRegistry(), testBuild)
+	b.ReportAllocs()
+	for b.Loop() {
+		hotPath(m, "embed_api", http.MethodGet, 200)
+	}
+}
+
+// mixedRequests varies route, method and code from one request to the
+// next, as a busy gate does, so no "same as last time" shortcut can win.
+var mixedRequests = []struct {
+	route, method string
+	code          int
+}{
+	{"embed_api", http.MethodGet, 200}, {"static", http.MethodGet, 304}, {"embed_page", http.MethodHead, 200},
+	{"embed_api", http.MethodGet, 202}, {"sso_api", http.MethodPost, 200}, {"mint", http.MethodGet, 403},
+	{"geojson", http.MethodGet, 200}, {"static", http.MethodHead, 200}, {"_unmatched", "OTHER", 404},
+	{"session_properties", http.MethodGet, 200}, {"sso_page", http.MethodGet, 302}, {"embed_sdk", http.MethodGet, 200},
+	{"sso_auth", http.MethodPost, 401}, {"guest_token", http.MethodPost, 200}, {"sso_login", http.MethodGet, 302},
+	{"embed_api", http.MethodGet, 502},
+}
+
+// BenchmarkHotPathMixed is BenchmarkHotPath over mixedRequests in turn.
+func BenchmarkHotPathMixed(b *testing.B) {
+	m := New(prometheus.NewRegistry(), testBuild)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r := mixedRequests[i%len(mixedRequests)]
+		hotPath(m, r.route, r.method, r.code)
+		i++
+	}
+}
+
+// TestConcurrentHotPathSums records the per-request calls from many
+// goroutines, on keys they share and keys only one of them uses, most of
+// them new when the goroutines start; every gathered value must be the
+// exact sum, and no label set may appear twice.
+func TestConcurrentHotPathSums(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, testBuild)
+	const goroutines, each = 8, 400
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := range goroutines {
+		wg.Go(func() {
+			<-start
+			own := fmt.Sprint("route", g)
+			for i := range each {
+				r := mixedRequests[i%len(mixedRequests)]
+				hotPath(m, r.route, r.method, r.code) // shared keys
+				m.ObserveRequest(own, http.MethodPut, 200+i%5, time.Millisecond)
+				m.ObserveUpstream(own, 200+i%5, time.Millisecond)
+				m.AuthAttempt(own, "ok")
+				m.Decision(i%2 == 0, own)
+				m.Cache(own, i%3 == 0)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	perKey := map[string]float64{} // expected count of each shared request key
+	for i := range each {
+		r := mixedRequests[i%len(mixedRequests)]
+		perKey[fmt.Sprint(r.route, r.method, r.code)] += goroutines
+	}
+	for _, r := range mixedRequests {
+		want := perKey[fmt.Sprint(r.route, r.method, r.code)]
+		if got := testutil.ToFloat64(m.requests.WithLabelValues(r.route, r.method, fmt.Sprint(r.code))); got != want {
+			t.Errorf("requests{%s,%s,%d} = %v, want %v", r.route, r.method, r.code, got, want)
+		}
+	}
+	checks := []struct {
+		name string
+		c    prometheus.Collector
+		want float64
+	}{
+		{"auth jwt/ok", m.authAttempts.WithLabelValues("jwt", "ok"), goroutines * each},
+		{"cache session/hit", m.cacheRequests.WithLabelValues("session", "hit"), goroutines * each},
+		{"decision allow/allowed", m.decisions.WithLabelValues("allow", "allowed"), goroutines * each},
+	}
+	for g := range goroutines {
+		own := fmt.Sprint("route", g)
+		checks = append(checks,
+			struct {
+				name string
+				c    prometheus.Collector
+				want float64
+			}{own + " auth", m.authAttempts.WithLabelValues(own, "ok"), each},
+			struct {
+				name string
+				c    prometheus.Collector
+				want float64
+			}{own + " allow", m.decisions.WithLabelValues("allow", own), each / 2},
+			struct {
+				name string
+				c    prometheus.Collector
+				want float64
+			}{own + " hit", m.cacheRequests.WithLabelValues(own, "hit"), (each + 2) / 3},
+			struct {
+				name string
+				c    prometheus.Collector
+				want float64
+			}{own + " miss", m.cacheRequests.WithLabelValues(own, "miss"), each - (each+2)/3},
+		)
+		for c := 200; c < 205; c++ {
+			checks = append(checks, struct {
+				name string
+				c    prometheus.Collector
+				want float64
+			}{fmt.Sprint(own, " PUT ", c), m.requests.WithLabelValues(own, "PUT", fmt.Sprint(c)), each / 5})
+		}
+	}
+	for _, c := range checks {
+		if got := testutil.ToFloat64(c.c); got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, got, c.want)
+		}
+	}
+
+	// Histogram sample counts: the sum over the vec is every call.
+	mfs, err := reg.Gather() // fails on a duplicate label set
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := map[string]uint64{}
+	for _, mf := range mfs {
+		for _, mm := range mf.GetMetric() {
+			if h := mm.GetHistogram(); h != nil {
+				samples[mf.GetName()] += h.GetSampleCount()
+			}
+		}
+	}
+	for _, name := range []string{"tenantgate_http_request_duration_seconds", "tenantgate_upstream_request_duration_seconds"} {
+		if got, want := samples[name], uint64(2*goroutines*each); got != want {
+			t.Errorf("%s samples = %d, want %d", name, got, want)
+		}
+	}
+	series := len(mixedRequests) + goroutines*5
+	if got := testutil.CollectAndCount(m.requests); got != series {
+		t.Errorf("request series = %d, want %d", got, series)
+	}
+}
+
+type testKey struct {
+	s string
+	n int
+}
+
+// slot puts every key in one of two slots, so slots are fought over.
+func (k testKey) slot() uint64 { return uint64(k.n & 1) }
+
+// TestChildCacheSameChild: a key's first lookups, racing, all get the one
+// child, created once; later lookups get it again; other keys get theirs.
+func TestChildCacheSameChild(t *testing.T) {
+	var c childCache[testKey, *int]
+	var created sync.Map // key → *atomic.Int64, its create calls
+	create := func(k testKey) *int {
+		n, _ := created.LoadOrStore(k, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		return new(int) // a distinct pointer per call: a second create shows
+	}
+	const keys, goroutines = 300, 8
+	got := make([][]*int, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			got[g] = make([]*int, keys)
+			for i := range keys {
+				// Built at run time, so equal keys do not share string data.
+				got[g][i] = c.get(testKey{fmt.Sprint("k", i%100), i / 100}, create)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range keys {
+		want := c.get(testKey{fmt.Sprint("k", i%100), i / 100}, create)
+		for g := range goroutines {
+			if got[g][i] != want {
+				t.Fatalf("key %d: goroutine %d got another child", i, g)
+			}
+		}
+		for j := range i {
+			if got[0][j] == want {
+				t.Fatalf("keys %d and %d share a child", j, i)
+			}
+		}
+	}
+	created.Range(func(k, n any) bool {
+		if n := n.(*atomic.Int64).Load(); n != 1 {
+			t.Errorf("%v created %d times, want once", k, n)
+		}
+		return true
+	})
+}
+
+// TestHotPathDoesNotAllocate: once every label set of mixedRequests has
+// been seen, a request's calls allocate nothing, however the keys vary.
+func TestHotPathDoesNotAllocate(t *testing.T) {
+	m := New(prometheus.NewRegistry(), testBuild)
+	for _, r := range mixedRequests {
+		hotPath(m, r.route, r.method, r.code)
+	}
+	i := 0
+	if got := testing.AllocsPerRun(1000, func() {
+		r := mixedRequests[i%len(mixedRequests)]
+		hotPath(m, r.route, r.method, r.code)
+		i++
+	}); got != 0 {
+		t.Errorf("warm hot path allocates %v times per request, want 0", got)
+	}
+}
+
+// TestChildCacheCollisionsDoNotAllocate: warm keys that share a slot are
+// found through the map and put back in the slot, still without allocating.
+func TestChildCacheCollisionsDoNotAllocate(t *testing.T) {
+	var c childCache[testKey, *int]
+	create := func(testKey) *int { return new(int) }
+	keys := []testKey{{"a", 0}, {"b", 0}, {"c", 2}} // all in testKey's slot 0
+	want := map[testKey]*int{}
+	for _, k := range keys {
+		want[k] = c.get(k, create)
+	}
+	i := 0
+	if got := testing.AllocsPerRun(1000, func() {
+		k := keys[i%len(keys)]
+		if c.get(k, create) != want[k] {
+			t.Fatalf("%v: another child", k)
+		}
+		i++
+	}); got != 0 {
+		t.Errorf("colliding warm keys allocate %v times per lookup, want 0", got)
 	}
 }
