@@ -97,3 +97,54 @@ func TestCookieOctetsMatchBytewise(t *testing.T) {
 		}
 	}
 }
+
+// TestCachedCookieAnswersAsCookieValue: asking the cache first changes no
+// answer. With several session cookies, the identity is the first
+// well-formed value's, cached or not: a cached value after an uncached
+// well-formed one is not taken; one after malformed values is; a cached
+// token quoted is the same token; a bearer token never stands in for a
+// cookie's.
+func TestCachedCookieAnswersAsCookieValue(t *testing.T) {
+	clock := newFakeClock()
+	a := newHSAuth(t, clock, nil)
+	token := func(sub, tenant string) string {
+		c := claimsAt(clock.Now())
+		c["sub"], c[testTenantClaim] = sub, tenant
+		return signHS(t, jwt.SigningMethodHS256, []byte(newSecret), c, nil)
+	}
+	cached, fresh := token("cached", "acme"), token("fresh", "globex")
+	if _, err := a.Authenticate(context.Background(), bearerRequest(cached)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, cookie, bearer string
+		want                 string // tenant, or "" for an error
+		verified             bool   // a verification was needed
+	}{
+		{"cached alone", "session=" + cached, "", "acme", false},
+		{"uncached first", "session=" + fresh + "; session=" + cached, "", "globex", true},
+		{"malformed first", "session=a\\b; session=" + cached, "", "acme", false},
+		{"empty and malformed first", `session=; session="a,b"; session=` + cached, "", "acme", false},
+		{"quoted", `session="` + cached + `"`, "", "acme", false},
+		{"other name", "sessionx=" + cached + "; session=" + fresh, "", "globex", true},
+		{"cookie beats bearer", "session=" + fresh, cached, "globex", true},
+		{"malformed only, bearer cached", "session=a\\b", cached, "acme", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a.cache.lru.Remove(fresh)
+			r, _ := http.NewRequest("GET", "/", nil)
+			r.Header.Set("Cookie", tc.cookie)
+			if tc.bearer != "" {
+				r.Header.Set("Authorization", "Bearer "+tc.bearer)
+			}
+			before := a.verifications.Load()
+			id, err := a.Authenticate(context.Background(), r)
+			if err != nil || id.Tenant != tc.want {
+				t.Fatalf("Authenticate = %+v, %v; want tenant %q", id, err, tc.want)
+			}
+			if got := a.verifications.Load() > before; got != tc.verified {
+				t.Errorf("verified = %v, want %v", got, tc.verified)
+			}
+		})
+	}
+}

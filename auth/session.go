@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"strings"
@@ -241,6 +242,11 @@ const (
 // failing) ErrUnavailable.
 // The returned Identity may be shared: do not modify it.
 func (a *JWTAuthenticator) Authenticate(ctx context.Context, r *http.Request) (*Identity, error) {
+	now := a.now()
+	if id := a.cachedCookie(r.Header, now); id != nil {
+		a.obs.Cache("session", true)
+		return id, nil
+	}
 	token, from, err := a.credential(r.Header)
 	if err != nil {
 		return nil, err
@@ -248,7 +254,6 @@ func (a *JWTAuthenticator) Authenticate(ctx context.Context, r *http.Request) (*
 	if len(token) > maxSessionTokenBytes {
 		return nil, fmt.Errorf("%s is larger than %d bytes: %w", from, maxSessionTokenBytes, ErrSessionInvalid)
 	}
-	now := a.now()
 	if id, ok := a.cache.get(token, now); ok {
 		a.obs.Cache("session", true)
 		return id, nil
@@ -261,9 +266,11 @@ func (a *JWTAuthenticator) Authenticate(ctx context.Context, r *http.Request) (*
 		}
 		return nil, err
 	}
-	if len(token) <= maxCachedTokenBytes {
+	if len(token) <= maxCachedTokenBytes && isCookieOctets(token) {
 		// A copy: token is a substring of the request's Cookie or
 		// Authorization header, which the cache must not keep alive.
+		// Only cookie-octets (every verified JWS is base64url and dots):
+		// cachedCookie relies on it to skip the scan.
 		a.cache.add(strings.Clone(token), id, id.Expiry, now)
 	}
 	return id, nil
@@ -299,23 +306,55 @@ func (a *JWTAuthenticator) credential(h http.Header) (token, from string, err er
 // it strips one pair of surrounding quotes and skips malformed values; it
 // accepts only RFC 6265 cookie-octets, which every JWT consists of.
 func cookieValue(h http.Header, name string) string {
-	for _, line := range h["Cookie"] {
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			n, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || n != name {
-				continue
-			}
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			if v != "" && isCookieOctets(v) {
-				return v
-			}
+	for v := range cookieValues(h, name) {
+		if isCookieOctets(v) {
+			return v
 		}
 	}
 	return ""
+}
+
+// cachedCookie is the cached identity of the session cookie cookieValue
+// would return, or nil. The cache is asked first, for each value in turn:
+// what it holds was verified and is cookie-octets (Authenticate caches only
+// those), so a held value is the first well-formed one without its byte
+// scan; a value it does not hold ends the search when well-formed (a miss,
+// which Authenticate verifies), else the next is tried, as cookieValue does.
+func (a *JWTAuthenticator) cachedCookie(h http.Header, now time.Time) *Identity {
+	for v := range cookieValues(h, a.cookie) {
+		if len(v) <= maxCachedTokenBytes {
+			if id, ok := a.cache.get(v, now); ok {
+				return id
+			}
+		}
+		if isCookieOctets(v) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// cookieValues yields the non-empty values of the cookies named name, in
+// order, one pair of surrounding quotes stripped.
+func cookieValues(h http.Header, name string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, line := range h["Cookie"] {
+			for line != "" {
+				var part string
+				part, line, _ = strings.Cut(line, ";")
+				n, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+				if !ok || n != name {
+					continue
+				}
+				if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				if v != "" && !yield(v) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // isCookieOctets reports whether s holds only RFC 6265 cookie-octets,
