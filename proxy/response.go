@@ -24,6 +24,9 @@ var privateNoStore = []string{"private, no-store"}
 // configured origins.
 func (g *Gate) modifyResponse(resp *http.Response) error {
 	s := scopeOf(resp.Request)
+	if err := s.ctx.watchBody(resp.Body); err != nil {
+		return err
+	}
 	s.upstreamAt = resp.StatusCode
 	g.metrics.ObserveUpstream(s.route, resp.StatusCode, time.Since(s.upStart))
 	h := resp.Header

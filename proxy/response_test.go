@@ -134,15 +134,22 @@ func TestUpstreamFailures(t *testing.T) {
 	tests := []struct {
 		name, url, reason string
 		status            int
+		headers, whole    time.Duration // upstream.response_header_timeout and upstream.timeout
 	}{
-		{"connection refused", downURL, "upstream-unavailable", http.StatusBadGateway},
-		{"hanging past the response-header timeout", hang.URL, "upstream-timeout", http.StatusGatewayTimeout},
+		{"connection refused", downURL, "upstream-unavailable", http.StatusBadGateway, 200 * time.Millisecond, 0},
+		{"hanging past the response-header timeout", hang.URL, "upstream-timeout", http.StatusGatewayTimeout, 200 * time.Millisecond, 0},
+		// The request's context carries no deadline: the transport's wait
+		// for headers is what upstream.timeout bounds before the answer.
+		{"hanging past the whole request's timeout", hang.URL, "upstream-timeout", http.StatusGatewayTimeout, time.Minute, 200 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, func(c *configs.Config) {
 				c.Metabase.SiteURL = tt.url
-				c.Upstream.ResponseHeaderTimeout = 200 * time.Millisecond
+				c.Upstream.ResponseHeaderTimeout = tt.headers
+				if tt.whole > 0 {
+					c.Upstream.Timeout = tt.whole
+				}
 			})
 			sess := session("alice", "acme", time.Hour)
 			handle := h.mint(sess, "dashboard", 1)

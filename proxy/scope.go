@@ -2,11 +2,12 @@ package proxy
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -56,6 +57,9 @@ type scope struct {
 	ssoReturn     string
 	ssoFromCookie bool // the session came from the sealed cookie (cleared when it ends)
 
+	// ctx is the request's scopeCtx (its deadline watches Metabase's body).
+	ctx *scopeCtx
+
 	// scan streams Metabase's body past the credential scanner (see
 	// scanStream); kept here so a response costs no allocation for it.
 	scan credentialScanner
@@ -94,19 +98,25 @@ func scopeOf(r *http.Request) *scope {
 // goroutines and contexts derived from it may outlive the handler, and
 // these values live as long as anything references them.
 //
-// The deadline is a cancelCtx (context.WithCancelCause) that the one
-// deadline watcher (watchDeadline) cancels, not a context.WithTimeout: no
-// runtime timer per request (its allocations, and the timer heap's add and
-// delete on every request). The transport's own context is still a child of
-// this cancelCtx, so cancelling it cuts a stream stalled mid-body.
+// Its cancellation is the parent's (the client going away), nothing more:
+// no cancelCtx of the gate's own per request, so the transport's context
+// hangs off the server's as it does for a bare proxy (no allocation, no
+// children map, no cancel walk). The upstream deadline is kept without it:
+// the transport waits for Metabase's headers at most min(response header
+// timeout, timeout) (newTransport), and the one deadline watcher
+// (runDeadlines) closes Metabase's body at the deadline, which cuts a
+// stream stalled mid-body: the transport closes the connection and the
+// read in progress fails (TestUpstreamCutMidStream/stall).
 type scopeCtx struct {
-	context.Context // a cancelCtx over the request's context, or that context without a deadline
+	context.Context // the request's own context
 	s               *scope
-	cancel          context.CancelCauseFunc // nil without a deadline
-	deadline        time.Time
-	expired         atomic.Bool
+	deadline        time.Time // zero: no upstream deadline
 	prev, next      *scopeCtx // in the watcher's list while listed
 	listed          bool
+
+	mu      sync.Mutex
+	expired bool      // the watcher found it past its deadline
+	body    io.Closer // Metabase's body, once the answer arrived (watchBody)
 
 	ridBuf [40]byte  // the generated request id's bytes, never written again
 	rid    [1]string // X-Request-Id, on the response and to Metabase
@@ -120,24 +130,39 @@ func (c *scopeCtx) Value(k any) any {
 	return c.Context.Value(k)
 }
 
-// Deadline is the upstream deadline, or the parent's if that is earlier.
-func (c *scopeCtx) Deadline() (time.Time, bool) {
-	d, ok := c.Context.Deadline()
-	if c.cancel != nil && (!ok || c.deadline.Before(d)) {
-		return c.deadline, true
+// errPastDeadline is Metabase's answer arriving after the request's
+// upstream deadline: a timeout (504) to classifyUpstream.
+var errPastDeadline = fmt.Errorf("Metabase's answer came after the upstream deadline (upstream.timeout): %w", context.DeadlineExceeded)
+
+// watchBody gives the deadline watcher Metabase's body to close at the
+// deadline. Past it already, the body is closed now and errPastDeadline
+// returned.
+func (c *scopeCtx) watchBody(b io.Closer) error {
+	if c == nil || c.deadline.IsZero() || b == nil {
+		return nil
 	}
-	return d, ok
+	c.mu.Lock()
+	c.body = b
+	expired := c.expired
+	c.mu.Unlock()
+	if expired {
+		_ = b.Close()
+		return errPastDeadline
+	}
+	return nil
 }
 
-// Err is context.DeadlineExceeded once the deadline has cut the request,
-// as a context.WithTimeout's would be (contexts derived from it report
-// Canceled with DeadlineExceeded as their cause).
-func (c *scopeCtx) Err() error {
-	err := c.Context.Err()
-	if err != nil && c.expired.Load() {
-		return context.DeadlineExceeded
+// cut is the watcher's: the deadline has passed. The body, if it arrived,
+// is closed (a transport body's Close is idempotent and safe beside a
+// read; after the request ended it does nothing).
+func (c *scopeCtx) cut() {
+	c.mu.Lock()
+	c.expired = true
+	b := c.body
+	c.mu.Unlock()
+	if b != nil {
+		_ = b.Close()
 	}
-	return err
 }
 
 // newRequestID is a per-process random prefix and a counter, in c's own
@@ -153,20 +178,18 @@ func (c *scopeCtx) newRequestID() string {
 // both; release the deadline with c.release when the request ends.
 func withScope(r *http.Request, c *scopeCtx, start time.Time, timeout time.Duration) *http.Request {
 	c.Context = r.Context()
+	c.s.ctx = c
 	if timeout > 0 {
-		c.Context, c.cancel = context.WithCancelCause(c.Context)
 		c.deadline = start.Add(timeout)
 		watchDeadline(c)
 	}
 	return r.WithContext(c)
 }
 
-// release ends the request's deadline: out of the watcher's list, and its
-// context cancelled, as a WithTimeout's cancel does.
+// release ends the request's deadline: out of the watcher's list.
 func (c *scopeCtx) release() {
-	if c.cancel != nil {
+	if !c.deadline.IsZero() {
 		unwatchDeadline(c)
-		c.cancel(context.Canceled)
 	}
 }
 
@@ -247,8 +270,7 @@ func runDeadlines() {
 		}
 		l.mu.Unlock()
 		for i, c := range expired {
-			c.expired.Store(true)
-			c.cancel(context.DeadlineExceeded)
+			c.cut()
 			expired[i] = nil
 		}
 		expired = expired[:0]

@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,49 +61,61 @@ func TestPerRequestHeaderValuesConcurrent(t *testing.T) {
 	}
 }
 
-// TestDeadlineWatcher: the request context's deadline (no runtime timer of
-// its own) is reported by Deadline, cuts the context within a tick or two
-// of it with DeadlineExceeded, cancels contexts derived from it (as the
-// transport's is), ends with Canceled on release, and the one watcher
-// goroutine exits once nothing is in flight.
+// closeCounter is a body whose Close the test can see.
+type closeCounter struct{ n atomic.Int32 }
+
+func (c *closeCounter) Close() error { c.n.Add(1); return nil }
+
+// TestDeadlineWatcher: the watcher closes Metabase's body at the deadline
+// (not before), a body arriving after it is closed at once and refused as
+// a timeout, the request's context is the client's (no cancel of the
+// gate's own), a released request leaves the list, and the watcher stops
+// when none is left.
 func TestDeadlineWatcher(t *testing.T) {
 	r := httptest.NewRequest("GET", "/", nil)
 	start := time.Now()
 	c := &scopeCtx{s: &scope{}}
 	r = withScope(r, c, start, 60*time.Millisecond)
-	if d, ok := r.Context().Deadline(); !ok || !d.Equal(start.Add(60*time.Millisecond)) {
-		t.Errorf("Deadline() = %v, %v; want start+60ms", d, ok)
+	if r.Context().Done() != nil || r.Context().Err() != nil {
+		t.Errorf("the request's context has a cancellation of its own: Done %v, Err %v", r.Context().Done(), r.Context().Err())
 	}
-	child, cancelChild := context.WithCancel(r.Context())
-	defer cancelChild()
-	select {
-	case <-child.Done():
-	case <-time.After(2 * time.Second):
-		t.Fatal("not cut 2s after a 60ms deadline")
+	body := &closeCounter{}
+	if err := scopeOf(r).ctx.watchBody(body); err != nil {
+		t.Fatalf("watchBody before the deadline: %v", err)
+	}
+	for body.n.Load() == 0 {
+		if time.Since(start) > 2*time.Second {
+			t.Fatal("body not closed 2s after a 60ms deadline")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if took := time.Since(start); took < 60*time.Millisecond {
-		t.Errorf("cut after %v, before its 60ms deadline", took)
+		t.Errorf("closed after %v, before its 60ms deadline", took)
 	}
-	if err := r.Context().Err(); err != context.DeadlineExceeded {
-		t.Errorf("Err() = %v, want DeadlineExceeded", err)
+	late := &closeCounter{}
+	if err := c.watchBody(late); !errors.Is(err, context.DeadlineExceeded) || late.n.Load() != 1 {
+		t.Errorf("a body after the deadline: err %v, closed %d times; want DeadlineExceeded and closed", err, late.n.Load())
 	}
-	if cause := context.Cause(child); cause != context.DeadlineExceeded {
-		t.Errorf("derived context's cause = %v, want DeadlineExceeded", cause)
+	if kind, _ := classifyUpstream(r, errPastDeadline); kind != "timeout" {
+		t.Errorf("errPastDeadline classified %q, want timeout", kind)
 	}
 	c.release()
 
-	// Released before its deadline: Canceled, never DeadlineExceeded.
-	r2 := withScope(httptest.NewRequest("GET", "/", nil), &scopeCtx{s: &scope{}}, time.Now(), time.Hour)
-	c2 := r2.Context().(*scopeCtx)
+	// Released before its deadline: unlisted, its body never closed.
+	c2 := &scopeCtx{s: &scope{}}
+	withScope(httptest.NewRequest("GET", "/", nil), c2, time.Now(), 30*time.Millisecond)
+	kept := &closeCounter{}
+	_ = c2.watchBody(kept)
 	c2.release()
-	if err := r2.Context().Err(); err != context.Canceled {
-		t.Errorf("released: Err() = %v, want Canceled", err)
-	}
 	deadlines.mu.Lock()
 	listed := c2.listed || deadlines.head == c2
 	deadlines.mu.Unlock()
 	if listed {
 		t.Errorf("a released request is still in the watcher's list")
+	}
+	time.Sleep(30*time.Millisecond + 3*deadlineTick)
+	if kept.n.Load() != 0 {
+		t.Errorf("a released request's body was closed by the watcher")
 	}
 	for wait := time.Now(); ; time.Sleep(deadlineTick) {
 		deadlines.mu.Lock()

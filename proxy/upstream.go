@@ -23,13 +23,19 @@ import (
 // answer (JSON rows, tens of KiB) in one system call, not in 4 KiB steps.
 func newTransport(c configs.UpstreamConfig) *http.Transport {
 	d := &net.Dialer{Timeout: c.DialTimeout, KeepAlive: 30 * time.Second}
+	headers := c.ResponseHeaderTimeout
+	if c.Timeout > 0 && (headers <= 0 || c.Timeout < headers) {
+		// The whole request's deadline bounds the wait for headers too:
+		// the request's context carries no deadline (scopeCtx).
+		headers = c.Timeout
+	}
 	return &http.Transport{
 		Proxy:                 nil, // never an environment proxy between the gate and Metabase
 		DialContext:           d.DialContext,
 		MaxIdleConns:          c.MaxIdleConnsPerHost * 2,
 		MaxIdleConnsPerHost:   c.MaxIdleConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: c.ResponseHeaderTimeout,
+		ResponseHeaderTimeout: headers,
 		TLSHandshakeTimeout:   c.DialTimeout,
 		ExpectContinueTimeout: time.Second,
 		ReadBufferSize:        TransportReadBufferSize,
