@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -197,5 +198,56 @@ tenantgate_tenant_requests_total{outcome="denied",tenant="acme"} 0
 		if m["resource"] != "dashboard/1" || m["reason"] != "tenant-mismatch" || m["route"] != "embed_api" || m["tenant"] == "" || m["subject"] == "" {
 			t.Errorf("denial line = %v", m)
 		}
+	}
+}
+
+// TestRequestHeaderAllowlist: of a browser's request headers, Metabase
+// receives exactly the allowlisted ones, each with the browser's value;
+// every other name (credentials, origins, routing overrides, ranges,
+// hop-by-hop, near-misses of allowed names) is dropped. The rest of what
+// Metabase receives is the gate's own (X-Forwarded-*, X-Request-Id) and
+// the transport's (Accept-Encoding when none was sent, User-Agent).
+func TestRequestHeaderAllowlist(t *testing.T) {
+	h := newHarness(t, nil)
+	sess := session("alice", "acme", time.Hour)
+	handle := h.mint(sess, "dashboard", 1)
+	allowed := []string{"Accept", "Accept-Encoding", "Accept-Language", "Content-Type", "User-Agent",
+		"If-None-Match", "If-Modified-Since", "X-Metabase-Client", "X-Metabase-Client-Version",
+		"X-Metabase-Embedded", "X-Metabase-Locale"}
+	dropped := []string{"Authorization", "X-Metabase-Session", "X-Api-Key", "X-Metabase-Anti-Csrf-Token",
+		"Origin", "Referer", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Prefix", "X-Original-Host", "X-Host",
+		"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Method-Override", "Range", "If-Range",
+		"Te", "Expect", "Accept-Charset", "Accept-Encodings", "X-Metabase-Clients", "X-Metabase", "Content-Types",
+		"Accep", "Xaccept", "X-Metabase-Locale2", "Via", "Proxy-Authorization", "X-Real-Ip", "True-Client-Ip"}
+	r := httptest.NewRequest("GET", "/api/embed/dashboard/"+handle+"/dashcard/11/card/1", nil) // a card query: its body is streamed, its encoding the browser's
+	r.AddCookie(&http.Cookie{Name: "session", Value: sess})
+	for _, k := range append(append([]string{}, allowed...), dropped...) {
+		r.Header.Set(k, "v-"+k)
+	}
+	r.Header.Set("Accept-Encoding", "identity") // a value the transport leaves as it is
+	w := httptest.NewRecorder()
+	h.stack.Gate.ServeHTTP(w, r)
+	if w.Code != http.StatusAccepted { // Metabase's answer to a query
+		t.Fatalf("status %d, want 202", w.Code)
+	}
+	got := h.mb.Requests()[len(h.mb.Requests())-1].Header
+	for _, k := range allowed {
+		want := "v-" + k
+		if k == "Accept-Encoding" {
+			want = "identity"
+		}
+		if got.Get(k) != want {
+			t.Errorf("allowed %s: Metabase got %q, want %q", k, got.Get(k), want)
+		}
+	}
+	gates := map[string]bool{"X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true, "X-Request-Id": true}
+	for k, vs := range got {
+		if slices.Contains(allowed, k) || gates[k] {
+			continue
+		}
+		t.Errorf("Metabase got %s: %q, which is not on the allowlist", k, vs)
+	}
+	if got.Get("X-Forwarded-Host") == "v-X-Forwarded-Host" || got.Get("Cookie") != "" {
+		t.Errorf("a browser's value reached Metabase: X-Forwarded-Host %q, Cookie %q", got.Get("X-Forwarded-Host"), got.Get("Cookie"))
 	}
 }

@@ -155,6 +155,12 @@ func isUUID(v string) bool {
 // sessionNamed reports whether a header name says it carries a session or
 // a cookie (X-Metabase-Session, a Set-Cookie variant), in any case.
 func sessionNamed(k string) bool {
+	switch k {
+	case "Content-Type", "Content-Length", "Date", "Cache-Control", "X-Request-Id", "Vary", "Etag",
+		"Last-Modified", "Expires", "Content-Encoding", "X-Content-Type-Options", "Strict-Transport-Security",
+		"Content-Security-Policy", "X-Frame-Options", "X-Xss-Protection", "Referrer-Policy", "Location":
+		return false // the names Metabase's answers carry, canonical (no scan)
+	}
 	// One pass for both words: only an 's' or a 'c' (either case) can
 	// begin one, and most names have few.
 	for i := 0; i+len("cookie") <= len(k); i++ {

@@ -392,6 +392,14 @@ func containsFold(s, lower string) bool {
 // two searches it replaced, for names made of the words' pieces in every
 // case and at every position.
 func TestSessionNamedMatchesContainsFold(t *testing.T) {
+	// The names sessionNamed answers without a scan answer as the scan does.
+	for _, k := range []string{"Content-Type", "Content-Length", "Date", "Cache-Control", "X-Request-Id", "Vary", "Etag",
+		"Last-Modified", "Expires", "Content-Encoding", "X-Content-Type-Options", "Strict-Transport-Security",
+		"Content-Security-Policy", "X-Frame-Options", "X-Xss-Protection", "Referrer-Policy", "Location", "Set-Cookie", "X-Metabase-Session"} {
+		if got, want := sessionNamed(k), containsFold(k, "session") || containsFold(k, "cookie"); got != want {
+			t.Fatalf("sessionNamed(%q) = %v, want %v", k, got, want)
+		}
+	}
 	pieces := []string{"session", "SESSION", "Session", "sessio", "cookie", "COOKIE", "Cookie", "cooki", "s", "c", "x-", "-", "ſ", "\x00", "Set-", "X-Metabase-"}
 	for _, a := range pieces {
 		for _, b := range pieces {
