@@ -16,6 +16,7 @@ import (
 
 	"github.com/tenantgate/tenantgate/configs"
 	"github.com/tenantgate/tenantgate/internal/bytescan"
+	"github.com/tenantgate/tenantgate/policy"
 )
 
 // NewLogger builds the gate's JSON logger: the one `serve` and `demo` run,
@@ -72,7 +73,7 @@ type accessCore struct {
 // the fields in order, strings escaped as zap escapes them, the path
 // redacted while it is appended (redactPath). tenant and subject are
 // written when hasIdentity, reason when reason != "".
-func appendAccessLine(b []byte, now time.Time, requestID, route, method, path string, status int, bytes, durUS int64,
+func appendAccessLine(b []byte, now time.Time, requestID, route, method string, path policy.ScannedPath, status int, bytes, durUS int64,
 	hasIdentity bool, tenant, subject, reason string) []byte {
 	b = append(b, `{"level":"info","ts":"`...)
 	b = appendMillis(b, now)
@@ -83,7 +84,7 @@ func appendAccessLine(b []byte, now time.Time, requestID, route, method, path st
 	b = append(b, `","method":"`...)
 	b = appendJSONString(b, method)
 	b = append(b, `","path":"`...)
-	b = appendRedactedPath(b, path)
+	b = appendRedactedPath(b, path.String(), path.Plain())
 	b = append(b, `","status":`...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, `,"bytes":`...)
@@ -108,7 +109,13 @@ func appendAccessLine(b []byte, now time.Time, requestID, route, method, path st
 // appendRedactedPath appends redactPath(p), JSON-escaped. Escaping the
 // pieces one by one gives zap's escaping of the whole: every boundary
 // between pieces is next to an ASCII byte ('/' or '~'), so no rune is cut.
-func appendRedactedPath(b []byte, p string) []byte {
+// plain says every byte of p is in [A-Za-z0-9_.-/] (the path's scan found
+// it so): none needs escaping, and the pieces are copied as they are.
+func appendRedactedPath(b []byte, p string, plain bool) []byte {
+	appendPiece := appendJSONString
+	if plain {
+		appendPiece = appendPlain
+	}
 	last := 0 // p[:last] is already appended
 	for start := 0; start <= len(p); {
 		end := strings.IndexByte(p[start:], '/')
@@ -118,10 +125,10 @@ func appendRedactedPath(b []byte, p string) []byte {
 			end += start
 		}
 		if seg := p[start:end]; secretLike(seg) {
-			b = appendJSONString(b, p[last:start])
+			b = appendPiece(b, p[last:start])
 			b = append(b, '~')
 			if jwsTail(seg) {
-				b = appendJSONString(b, seg[len(seg)-8:])
+				b = appendPiece(b, seg[len(seg)-8:])
 			} else {
 				sum := sha256.Sum256([]byte(seg))
 				b = hex.AppendEncode(b, sum[:4])
@@ -130,8 +137,11 @@ func appendRedactedPath(b []byte, p string) []byte {
 		}
 		start = end + 1
 	}
-	return appendJSONString(b, p[last:])
+	return appendPiece(b, p[last:])
 }
+
+// appendPlain appends s, which needs no JSON escape.
+func appendPlain(b []byte, s string) []byte { return append(b, s...) }
 
 // jsonPlain marks the bytes zap's JSON encoder copies as they are: ASCII
 // from 0x20 except the quote and the backslash.

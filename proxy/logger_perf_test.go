@@ -171,7 +171,7 @@ func FuzzAccessLine(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := appendAccessLine(nil, at, rid, routeEmbedAPI, method, path, status, n, n/3, hasID, tenant, subject, reason)
+		got := appendAccessLine(nil, at, rid, routeEmbedAPI, method, policy.ScanPath(path), status, n, n/3, hasID, tenant, subject, reason)
 		if string(got) != want.String() {
 			t.Errorf("direct %s\nzap    %s", got, want.String())
 		}

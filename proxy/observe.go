@@ -134,9 +134,12 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 	if s.identity != nil {
 		g.metrics.TenantRequest(s.identity.Tenant, sw.status < 400)
 	}
-	path := s.escPath
-	if path == "" {
-		path = escapedPath(r)
+	path := s.scanned
+	switch {
+	case s.escPath == "":
+		path = policy.ScanPath(escapedPath(r))
+	case path.String() != s.escPath:
+		path = policy.ScanPath(s.escPath) // a scope observe did not fill
 	}
 	if ac, ok := g.log.Core().(*accessCore); ok {
 		var tenant, subject string
@@ -161,7 +164,7 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 			zap.String("request_id", s.requestID),
 			zap.String("route", s.route),
 			zap.String("method", r.Method),
-			zap.String("path", redactPath(path)),
+			zap.String("path", redactPath(path.String())),
 			zap.Int("status", sw.status),
 			zap.Int64("bytes", sw.bytes),
 			zap.Int64("duration_us", d.Microseconds()), // an integer: a float costs the line a microsecond

@@ -34,19 +34,6 @@ func (g *Gate) modifyResponse(resp *http.Response) error {
 	if loc := h["Location"]; len(loc) > 0 && loc[0] != "" {
 		h.Set("Location", g.rewriteLocation(loc[0], s))
 	}
-	if s.upToken != "" && s.handle != "" {
-		// The token the gate sent, echoed (an export redirect): the
-		// browser gets its handle instead. Any other credential, the SSO
-		// session key included, is refused below.
-		for k, vs := range h {
-			for i, v := range vs {
-				if strings.Contains(v, s.upToken) {
-					vs[i] = strings.ReplaceAll(v, s.upToken, s.handle)
-					h[k] = vs
-				}
-			}
-		}
-	}
 	s.scan.f = credentialFinder{det: g.creds}
 	if s.mbSession != "" {
 		s.scan.f.session = []byte(s.mbSession)

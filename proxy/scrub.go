@@ -38,14 +38,21 @@ func (g *Gate) credentialRemoved(s *scope, where, kind string, cred []byte) {
 		zap.String("credential", kind), zap.String("credential_sha256", hex.EncodeToString(sum[:4])))
 }
 
-// checkHeaders refuses a response whose headers (Location included, after
-// the gate's own token was swapped for the handle) hold a Metabase
-// credential, or a UUID in a header named like a session.
+// checkHeaders swaps the token the gate sent, where Metabase echoes it (an
+// export redirect), for the browser's handle, and refuses a response whose
+// headers (Location included) then hold a Metabase credential, or a UUID
+// in a header named like a session. One pass over the headers does both:
+// each value is swapped before it is checked.
 func (g *Gate) checkHeaders(h http.Header, s *scope) error {
 	session := s.scan.f.session
+	swap := s.upToken != "" && s.handle != ""
 	for k, vs := range h {
 		named := sessionNamed(k) // once per name, not per value
-		for _, v := range vs {
+		for i, v := range vs {
+			if swap && strings.Contains(v, s.upToken) {
+				v = strings.ReplaceAll(v, s.upToken, s.handle)
+				vs[i] = v
+			}
 			if strings.IndexByte(v, '%') >= 0 {
 				// A URL's reader decodes it: look at what it decodes to.
 				if u, err := url.PathUnescape(v); err == nil {
