@@ -36,6 +36,7 @@ import (
 	_ "net/http/pprof"
 	"net/url"
 	"os"
+	"runtime"
 	rtmetrics "runtime/metrics"
 	"strconv"
 	"time"
@@ -80,6 +81,8 @@ func main() {
 	}
 	on := func(server string) bool { return *only == "" || *only == server }
 	if *pprofAddr != "" {
+		// Sampled, so the profile costs little: one contention event in 10.
+		runtime.SetMutexProfileFraction(10)
 		serve(*pprofAddr, http.DefaultServeMux)
 	}
 
