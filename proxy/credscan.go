@@ -157,6 +157,15 @@ type credentialScanner struct {
 
 func (s *credentialScanner) Close() error { return s.src.Close() }
 
+// noteBroken marks the request's answer as cut when Metabase's body ends in
+// an error (a reset, or the deadline's close): what was read of it is not
+// an answer to keep or share (answeredWhole).
+func (s *credentialScanner) noteBroken(err error) {
+	if err != nil && err != io.EOF && s.s != nil {
+		s.s.upstreamBroken = true
+	}
+}
+
 func (s *credentialScanner) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -179,6 +188,7 @@ func (s *credentialScanner) Read(p []byte) (int, error) {
 			// Nothing held: read straight into p.
 			n, err := s.src.Read(p)
 			s.err = err
+			s.noteBroken(err)
 			if n == 0 {
 				if err == nil {
 					return 0, nil
@@ -199,6 +209,7 @@ func (s *credentialScanner) Read(p []byte) (int, error) {
 		n, err := s.src.Read(s.pend[len(s.pend):cap(s.pend)])
 		s.pend = s.pend[:len(s.pend)+n]
 		s.err = err
+		s.noteBroken(err)
 		if n == 0 && err == nil {
 			return 0, nil
 		}

@@ -157,3 +157,54 @@ func TestUpstream5xxPassedThrough(t *testing.T) {
 		})
 	}
 }
+
+// TestCutAnswerNotKept: an answer whose body Metabase cut (a reset) or the
+// gate cut at the upstream deadline (a stall) is never kept or shared:
+// neither by the asset cache nor by the micro-cache of merged queries. The
+// harness serves through a ResponseRecorder, where the reverse proxy does
+// not abort the handler on a cut body, so this holds without net/http's
+// abort: the next identical request reaches Metabase again.
+func TestCutAnswerNotKept(t *testing.T) {
+	cut := func(fault, on string) func(http.ResponseWriter, *http.Request) bool {
+		return func(w http.ResponseWriter, r *http.Request) bool {
+			if !strings.Contains(r.URL.Path, on) {
+				return false
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, `{"data":{"rows":[["acme",1]`)
+			_ = http.NewResponseController(w).Flush()
+			if fault == "reset" {
+				panic(http.ErrAbortHandler)
+			}
+			<-r.Context().Done()
+			return true
+		}
+	}
+	for _, fault := range []string{"reset", "stall"} {
+		for _, tc := range []struct{ name, on, path string }{
+			{"asset", "/app/dist/", "/app/dist/app.js"},
+			{"merged query", "/dashcard/", ""},
+		} {
+			t.Run(fault+"/"+tc.name, func(t *testing.T) {
+				h := newHarness(t, func(c *configs.Config) {
+					c.Upstream.Timeout = 300 * time.Millisecond
+					c.Protect.MicroCacheTTL = 10 * time.Second
+				})
+				sess := session("alice", "acme", time.Hour)
+				path := tc.path
+				if path == "" {
+					path = "/api/embed/dashboard/" + h.mint(sess, "dashboard", 1) + "/dashcard/11/card/1"
+				}
+				h.mb.Reset()
+				h.mb.SetOverride(cut(fault, tc.on))
+				for i := range 2 {
+					_ = h.do("GET", path, sess, nil)
+					if n := len(h.mb.Requests()); n != i+1 {
+						t.Fatalf("request %d: Metabase received %d requests, want %d: a cut answer was kept", i+1, n, i+1)
+					}
+				}
+			})
+		}
+	}
+}

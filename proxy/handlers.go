@@ -332,7 +332,18 @@ func (g *Gate) forwardMerged(w http.ResponseWriter, r *http.Request, who *auth.I
 	var res *sharedResponse
 	defer func() { g.merge.finish(key, c, res, g.now()) }()
 	g.forwardFair(tee, r, who, path, query)
-	res = tee.result(r.Context().Err() == nil && scopeOf(r).upstreamAt != 0)
+	res = tee.result(answeredWhole(r))
+}
+
+// answeredWhole reports whether Metabase's answer to r arrived whole: an
+// answer, the client still there, and its body not cut (a reset, or closed
+// at the upstream deadline, which leaves the request's context alone). Only
+// such an answer is kept (asset cache) or shared (merging, micro-cache). Under
+// net/http's server a cut body also aborts the handler; this does not rely
+// on it.
+func answeredWhole(r *http.Request) bool {
+	s := scopeOf(r)
+	return r.Context().Err() == nil && s.upstreamAt != 0 && !s.upstreamBroken
 }
 
 // credential verifies the token segment: a gate handle, or in pass-through
@@ -391,7 +402,7 @@ func (g *Gate) serveStatic(w http.ResponseWriter, r *http.Request) {
 	tee := &teeWriter{ResponseWriter: w, max: maxAsset}
 	g.forward(tee, r, path, "")
 	if r.Method == http.MethodGet {
-		g.assets.put(path, tee.result(r.Context().Err() == nil && scopeOf(r).upstreamAt != 0))
+		g.assets.put(path, tee.result(answeredWhole(r)))
 	}
 }
 

@@ -45,6 +45,9 @@ type scope struct {
 	handle     string    // handle the browser holds in its place
 	renewed    string    // a fresh handle for an expired one
 	upstreamAt int       // status Metabase answered, 0 if none
+	// upstreamBroken: Metabase's body ended in an error (a reset, or cut at
+	// the deadline): the answer is not whole (answeredWhole).
+	upstreamBroken bool
 	upStart    time.Time // when the upstream round trip began
 	// Where forward sends the request: the path below Metabase's (escaped
 	// and not) and the query.
