@@ -40,15 +40,15 @@ type scope struct {
 
 	// Set by the embed handler for the upstream leg.
 	kind       routeKind
-	unrated    bool      // metadata: not counted against the tenant's rate (countsAgainstRate)
-	upToken    string    // token sent to Metabase (scrubbed from responses)
-	handle     string    // handle the browser holds in its place
-	renewed    string    // a fresh handle for an expired one
-	upstreamAt int       // status Metabase answered, 0 if none
+	unrated    bool   // metadata: not counted against the tenant's rate (countsAgainstRate)
+	upToken    string // token sent to Metabase (scrubbed from responses)
+	handle     string // handle the browser holds in its place
+	renewed    string // a fresh handle for an expired one
+	upstreamAt int    // status Metabase answered, 0 if none
 	// upstreamBroken: Metabase's body ended in an error (a reset, or cut at
 	// the deadline): the answer is not whole (answeredWhole).
 	upstreamBroken bool
-	upStart    time.Time // when the upstream round trip began
+	upStart        time.Time // when the upstream round trip began
 	// Where forward sends the request: the path below Metabase's (escaped
 	// and not) and the query.
 	upPath, upRawPath, upQuery string
