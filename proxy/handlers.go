@@ -156,7 +156,8 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 	if who == nil {
 		return
 	}
-	if over, wait := g.fair.refusing(who.Tenant, g.now); over && !s.unrated {
+	now := g.now() // one clock read for the limits and the policy
+	if over, wait := g.fair.refusing(who.Tenant, func() time.Time { return now }); over && !s.unrated {
 		// A tenant already over its limits is refused before the handle,
 		// policy and signing work: a flood that ignores Retry-After costs
 		// the gate as little as it can.
@@ -191,7 +192,7 @@ func (g *Gate) serveEmbed(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	grant, d := g.policy.Embed(who, cred, p, q, g.now())
+	grant, d := g.policy.Embed(who, cred, p, q, now)
 	d = g.guarded(grant.Resource, d)
 	g.decided(r, d)
 	if !d.Allow {

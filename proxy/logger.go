@@ -44,7 +44,7 @@ func NewLogger(c configs.LogConfig, out zapcore.WriteSyncer) (log *zap.Logger, c
 		low = zapcore.NewSamplerWithOptions(low, time.Second, 100, 100)
 		core = zapcore.NewTee(low, high)
 	} else if lvl <= zapcore.InfoLevel {
-		core = &accessCore{Core: core, out: buf, now: time.Now}
+		core = &accessCore{Core: core, out: buf}
 	}
 	closeLog = func() error {
 		if err := buf.Stop(); err != nil {
@@ -64,7 +64,7 @@ func NewLogger(c configs.LogConfig, out zapcore.WriteSyncer) (log *zap.Logger, c
 type accessCore struct {
 	zapcore.Core
 	out *zapcore.BufferedWriteSyncer
-	now func() time.Time // the entry's time, as zap's clock; tests fix it
+	now func() time.Time // the entry's time; nil: the request's end, read once for its duration too (tests fix it)
 }
 
 // appendAccessLine appends the JSON access line of a request, as zap's

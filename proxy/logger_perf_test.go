@@ -73,7 +73,7 @@ func TestAccessLineMatchesZap(t *testing.T) {
 			if tc.reason != "" {
 				s.decided, s.decision = true, policy.Decision{Reason: tc.reason}
 			}
-			g.record(r, &statusWriter{ResponseWriter: httptest.NewRecorder(), status: tc.status, bytes: tc.bytes}, s, tc.d, nil)
+			g.record(r, &statusWriter{ResponseWriter: httptest.NewRecorder(), status: tc.status, bytes: tc.bytes}, s, tc.d, time.Time{}, nil)
 		}
 	}
 	if err := closeFast(); err != nil {
@@ -112,7 +112,7 @@ func TestAccessLineNoAllocation(t *testing.T) {
 	r := httptest.NewRequest(tc.method, tc.path, nil)
 	s := &scope{requestID: tc.rid, route: tc.route, escPath: tc.path, identity: tc.id}
 	sw := &statusWriter{ResponseWriter: httptest.NewRecorder(), status: 200}
-	if n := testing.AllocsPerRun(100, func() { g.record(r, sw, s, time.Millisecond, nil) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { g.record(r, sw, s, time.Millisecond, time.Now(), nil) }); n != 0 {
 		t.Errorf("record allocates %.0f times per request, want 0", n)
 	}
 }

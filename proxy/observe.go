@@ -96,7 +96,8 @@ func (g *Gate) observe(next http.Handler) http.Handler {
 		defer func() {
 			c.release()
 			g.metrics.InFlightDec()
-			g.record(r, sw, s, time.Since(start), o.fields[:0])
+			end := time.Now() // one clock read: the duration and the line's time
+			g.record(r, sw, s, end.Sub(start), end, o.fields[:0])
 			if v := recover(); v != nil {
 				panic(v)
 			}
@@ -126,7 +127,7 @@ func trustedRequestID(g *Gate, r *http.Request) string {
 // record counts the request and writes its one access log line: appended
 // straight into the log's buffer when the logger is NewLogger's without
 // sampling (accessCore), else through zap.
-func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Duration, fields []zap.Field) {
+func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Duration, end time.Time, fields []zap.Field) {
 	if sw.status == 0 {
 		sw.status = http.StatusOK
 	}
@@ -151,7 +152,11 @@ func (g *Gate) record(r *http.Request, sw *statusWriter, s *scope, d time.Durati
 			reason = string(s.decision.Reason)
 		}
 		o := accessLines.Get().(*accessLine)
-		o.b = appendAccessLine(o.b[:0], ac.now(), s.requestID, s.route, r.Method, path, sw.status, sw.bytes,
+		at := end
+		if ac.now != nil {
+			at = ac.now()
+		}
+		o.b = appendAccessLine(o.b[:0], at, s.requestID, s.route, r.Method, path, sw.status, sw.bytes,
 			d.Microseconds(), s.identity != nil, tenant, subject, reason)
 		_, _ = ac.out.Write(o.b) // as zap's ioCore: a failed write is the writer's to report
 		if cap(o.b) <= 4<<10 {
