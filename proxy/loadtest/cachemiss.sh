@@ -10,6 +10,7 @@
 #
 #   bash proxy/loadtest/cachemiss.sh        # 2 KB; about 4 minutes
 #   SIZE=20480 bash proxy/loadtest/cachemiss.sh
+#   GATE_FLAGS='-log-level warn' bash proxy/loadtest/cachemiss.sh  # no access lines
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
@@ -23,7 +24,7 @@ run() {
   local port=18082
   [ "$1" = bare ] && port=18081
   GODEBUG=asyncpreemptoff=1 taskset -c 0 valgrind --tool=cachegrind --cache-sim=yes \
-    --cachegrind-out-file="$dir/cg.$1.$2" "$dir/loadtest" -size "$SIZE" >"$dir/out.$1.$2" 2>"$dir/vg.$1.$2" &
+    --cachegrind-out-file="$dir/cg.$1.$2" "$dir/loadtest" -size "$SIZE" ${GATE_FLAGS:-} >"$dir/out.$1.$2" 2>"$dir/vg.$1.$2" &
   local pid=$!
   for _ in $(seq 300); do grep -q '^COOKIE=' "$dir/out.$1.$2" 2>/dev/null && break; sleep 0.2; done
   local path cookie

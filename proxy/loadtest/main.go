@@ -67,6 +67,7 @@ func main() {
 	only := flag.String("only", "", "serve only this one: upstream, bare or gate (default: all three)")
 	scenario := flag.String("scenario", "lifted", "lifted, defaults or herd (see the package doc)")
 	delay := flag.Duration("delay", 0, "the upstream's time per answer (herd: 2ms when not set)")
+	logLevel := flag.String("log-level", "info", "the gate's log level: info writes an access line per request, warn only refusals and problems")
 	metricsAddr := flag.String("runtime-metrics", "", "serve the Go runtime's metrics as text here (GC cycles and CPU, heap, goroutines)")
 	flag.Parse()
 	desc, ok := scenarios[*scenario]
@@ -155,7 +156,7 @@ func main() {
 		log.Fatal(err)
 	}
 	_ = os.Remove(logFile.Name())
-	logger, _, err := proxy.NewLogger(configs.LogConfig{Level: "info"}, logFile)
+	logger, _, err := proxy.NewLogger(configs.LogConfig{Level: *logLevel}, logFile)
 	if err != nil {
 		log.Fatal(err)
 	}
