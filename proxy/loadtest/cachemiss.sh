@@ -11,13 +11,15 @@
 #   bash proxy/loadtest/cachemiss.sh        # 2 KB; about 4 minutes
 #   SIZE=20480 bash proxy/loadtest/cachemiss.sh
 #   GATE_FLAGS='-log-level warn' bash proxy/loadtest/cachemiss.sh  # no access lines
+#   KEEP=1 bash proxy/loadtest/cachemiss.sh  # keep the cachegrind files, then e.g.
+#     cg_annotate --show=I1mr,D1mr,D1mw --sort=I1mr DIR/cg.gate.20  # misses by function
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install -y valgrind" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 SIZE=${SIZE:-2048} SHORT=${SHORT:-8} LONG=${LONG:-20}
 dir=$(mktemp -d)
-trap 'pkill -f "$dir/loadtest" 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap 'pkill -f "$dir/loadtest" 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "cachegrind files in $dir" || rm -rf "$dir"' EXIT
 CGO_ENABLED=0 go build -o "$dir/loadtest" ./proxy/loadtest
 # run WHO SECONDS prints "requests Ir D1mr+D1mw LLdmr+LLdmw I1mr" for one load.
 run() {
