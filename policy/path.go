@@ -118,17 +118,19 @@ func (p ScannedPath) Clean(prefix string) error {
 			below = escaped[len(prefix):]
 		}
 	}
-	if p.plain {
-		// Every byte is plain: nothing for the byte check to refuse.
-	} else if i := firstNotPlain(below); i >= 0 {
-		// The slow path: only a values search may hold such bytes.
-		for j := i; j < len(below); j++ {
-			if pathClass[below[j]] == byteRefused {
+	// A plain path (the scan found every byte plain) has nothing for the
+	// byte check to refuse.
+	if !p.plain {
+		if i := firstNotPlain(below); i >= 0 {
+			// The slow path: only a values search may hold such bytes.
+			for j := i; j < len(below); j++ {
+				if pathClass[below[j]] == byteRefused {
+					return ErrPathBytes
+				}
+			}
+			if !under || !inSearchSegment(below, i) {
 				return ErrPathBytes
 			}
-		}
-		if !under || !inSearchSegment(below, i) {
-			return ErrPathBytes
 		}
 	}
 	if escaped == "/" {
