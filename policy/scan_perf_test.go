@@ -69,14 +69,7 @@ var scanSeeds = []string{"", ".", "..", "a.b.c", ".a.b", "a.b.", "a..b", "a.b.c.
 // TestTokenAndPathScansMatchBytewise: every byte at every position of a
 // token, and the seeds above, give the old answers.
 func TestTokenAndPathScansMatchBytewise(t *testing.T) {
-	base := "abcdefghij.klmnopqrstu.vwxyz0189"
-	for pos := 0; pos < len(base); pos++ {
-		for c := 0; c < 256; c++ {
-			b := []byte(base)
-			b[pos] = byte(c)
-			compareScans(t, string(b))
-		}
-	}
+	everyByteAt("abcdefghij.klmnopqrstu.vwxyz0189", func(s string) { compareScans(t, s) })
 	for _, s := range scanSeeds {
 		compareScans(t, s)
 	}
@@ -124,15 +117,10 @@ func compareScanned(t *testing.T, s, prefix string) {
 // of an embed path (the token's bytes and the separators) gives the same
 // answers scanned and unscanned.
 func TestScannedPathSkipsOnlyWhatScanImplies(t *testing.T) {
-	base := "/t/api/embed/dashboard/abcdefghij.klmnopqrstu.vwxyz0189/dashcard/1/card/2"
-	for pos := 0; pos < len(base); pos++ {
-		for c := 0; c < 256; c++ {
-			b := []byte(base)
-			b[pos] = byte(c)
-			compareScanned(t, string(b), "/t")
-			compareScanned(t, string(b)[2:], "")
-		}
-	}
+	everyByteAt("/t/api/embed/dashboard/abcdefghij.klmnopqrstu.vwxyz0189/dashcard/1/card/2", func(s string) {
+		compareScanned(t, s, "/t")
+		compareScanned(t, s[2:], "")
+	})
 	for _, s := range scanSeeds {
 		compareScanned(t, s, "")
 	}
@@ -146,4 +134,16 @@ func FuzzScannedPath(f *testing.F) {
 	}
 	f.Add("/t/embed/question/a.b.c.csv", "/t")
 	f.Fuzz(func(t *testing.T, s, prefix string) { compareScanned(t, s, prefix) })
+}
+
+// everyByteAt calls f with base changed at one position to one byte, for
+// every position and every byte value.
+func everyByteAt(base string, f func(string)) {
+	for pos := 0; pos < len(base); pos++ {
+		for c := 0; c < 256; c++ {
+			b := []byte(base)
+			b[pos] = byte(c)
+			f(string(b))
+		}
+	}
 }
